@@ -1,0 +1,92 @@
+"""The engine: a loaded index and model that answers questions. The library's main entry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import _store
+from ._answer import compose
+from ._embed import canonical_model_name, load_embedder
+from ._errors import IndexMismatchError, InvalidQuestionError
+from ._retrieve import Retriever
+from ._types import Answer, Article
+
+MAX_QUESTION_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    """What an index holds and how it was built, for the UI and `qa info`."""
+
+    path: str
+    articles: int
+    sentences: int
+    chunks: int
+    model: str
+    built_at: str
+    corpus_hash: str
+
+
+def check_question(question: object) -> str:
+    """The question, stripped; `InvalidQuestionError` if it is not usable text."""
+    if not isinstance(question, str):
+        raise InvalidQuestionError(f"the question must be text, not {type(question).__name__}")
+    text = question.strip()
+    if not text:
+        raise InvalidQuestionError("the question is empty; type a question about the corpus")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise InvalidQuestionError(f"the question is {len(text)} characters long; keep it under {MAX_QUESTION_CHARS}")
+    return text
+
+
+class Engine:
+    """Answers questions from the index at `index_dir` with cited source sentences."""
+
+    def __init__(self, index_dir: str | Path = "index", model: str | None = None) -> None:
+        root = Path(index_dir)
+        manifest = _store.read_manifest(root)  # cheap checks before the model loads
+        if model is not None and canonical_model_name(model) != manifest.model:
+            raise IndexMismatchError(
+                f"index {str(root)!r} was built with model {manifest.model!r}, not {model!r}; "
+                f"rebuild it with `qa build --index {root} --model {model}` or leave the model unset"
+            )
+        embedder = load_embedder(manifest.model)
+        if embedder.dimensions != manifest.dimensions:
+            raise IndexMismatchError(
+                f"model {manifest.model!r} makes {embedder.dimensions}-dimensional vectors but the index holds "
+                f"{manifest.dimensions}; rebuild it with `qa build --index {root}`"
+            )
+        self.index = _store.load_index(root)
+        self.retriever = Retriever(self.index, embedder)
+        self._by_id = {a.id: a for a in self.index.articles}
+
+    def ask(self, question: str, *, top: int = 3, history: Sequence[str] = ()) -> Answer:
+        """Answer `question`, citing up to `top` sentences.
+
+        `history` holds the earlier questions of the conversation, oldest first; a follow-up
+        question is searched together with context carried over from them.
+        """
+        text = check_question(question)
+        if not 1 <= top <= 20:
+            raise InvalidQuestionError("top must be between 1 and 20")
+        retrieval = self.retriever.search(text, limit=max(top, 3))
+        return compose(text, retrieval.query, retrieval.hits, top=top)
+
+    def article(self, article_id: str) -> Article:
+        """The article with id `article_id` (KeyError if absent)."""
+        return self._by_id[article_id]
+
+    def summary(self) -> IndexSummary:
+        """Counts and build facts of the loaded index."""
+        m = self.index.manifest
+        return IndexSummary(
+            path=str(self.index.path),
+            articles=m.articles,
+            sentences=m.sentences,
+            chunks=m.chunks,
+            model=m.model,
+            built_at=m.built_at,
+            corpus_hash=m.corpus_hash,
+        )

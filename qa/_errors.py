@@ -1,0 +1,35 @@
+"""The one exception tree of `qa`: every message says how to fix the problem."""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """Base of every error `qa` raises on purpose; its message is meant for the user."""
+
+
+class CorpusError(QAError):
+    """The corpus folder is missing, empty, or holds no readable article."""
+
+
+class IndexNotFoundError(QAError):
+    """No built index where one was expected."""
+
+
+class IndexMismatchError(QAError):
+    """The index on disk was built with other settings than the ones asked for."""
+
+
+class IndexCorruptError(QAError):
+    """The index on disk is damaged or incomplete."""
+
+
+class ModelError(QAError):
+    """The embedding model cannot be loaded."""
+
+
+class InvalidQuestionError(QAError):
+    """The question is empty, too long, or not text."""
+
+
+class BuildError(QAError):
+    """An index build failed; the previous index is left in place."""

@@ -1,0 +1,62 @@
+"""BM25 (bm25s) with English stop words (NLTK's list) and Snowball stemming, over any list of texts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+SETTINGS: dict[str, Any] = {
+    "library": f"bm25s-{bm25s.__version__}",
+    "stopwords": "en_plus",
+    "stemmer": "english",
+    "k1": 1.5,
+    "b": 0.75,
+}
+# NLTK's list: question words ("what", "did") carry no evidence about the answer.
+_STOPWORDS = list(STOPWORDS_EN_PLUS)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-cased, stop-word-free, stemmed tokens of each text."""
+    tokens = bm25s.tokenize(
+        list(texts), stopwords=_STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    return [list(t) for t in tokens]
+
+
+def build(texts: Sequence[str]) -> bm25s.BM25:
+    """A BM25 index over `texts` (document i is texts[i])."""
+    tokenized = bm25s.tokenize(list(texts), stopwords=_STOPWORDS, stemmer=_stemmer(), show_progress=False)
+    index = bm25s.BM25(k1=SETTINGS["k1"], b=SETTINGS["b"])
+    index.index(tokenized, show_progress=False)
+    return index
+
+
+def scores(index: bm25s.BM25, query_tokens: list[str]) -> np.ndarray:
+    """BM25 score of every document for the (already tokenized) query; zeros if none match."""
+    known = [t for t in query_tokens if t in index.vocab_dict]
+    if not known:
+        return np.zeros(index.scores["num_docs"], dtype=np.float32)
+    return np.asarray(index.get_scores(known), dtype=np.float32)
+
+
+def save(index: bm25s.BM25, folder: Path) -> None:
+    """Write `index` into `folder`."""
+    index.save(str(folder), show_progress=False)
+
+
+def load(folder: Path) -> bm25s.BM25:
+    """Read an index written by `save`."""
+    return bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)

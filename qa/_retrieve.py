@@ -1,0 +1,138 @@
+"""Hybrid retrieval: dense (FAISS) + BM25 over chunks, then sentence ranking inside them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _lexical
+from ._embed import Embedder
+from ._store import StoredIndex
+from ._types import Article
+
+CANDIDATE_CHUNKS = 100  # per retriever (dense and BM25) before fusion
+TOP_PASSAGES = 5  # articles whose retrieved chunks supply candidate sentences
+# Sentence score = cosine + BM25(sentence) + BM25(previous + sentence) + passage score.
+WEIGHTS = {"cosine": 0.5, "bm25": 0.25, "window": 0.25, "passage": 0.25}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A ranked candidate sentence with the features that scored it."""
+
+    article: Article
+    start: int
+    end: int
+    score: float
+    cosine: float
+    coverage: float
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Ranked sentences for one query, best first."""
+
+    query: str
+    hits: tuple[Hit, ...]
+
+
+def _minmax(values: np.ndarray) -> np.ndarray:
+    if values.size == 0:
+        return values
+    low, high = float(values.min()), float(values.max())
+    if high - low < 1e-12:
+        return np.zeros_like(values)
+    return (values - low) / (high - low)
+
+
+def _by_max(values: np.ndarray) -> np.ndarray:
+    high = float(values.max()) if values.size else 0.0
+    return values / high if high > 0 else np.zeros_like(values)
+
+
+class Retriever:
+    """Searches one loaded index with one embedder; deterministic for a given query."""
+
+    def __init__(self, index: StoredIndex, embedder: Embedder) -> None:
+        self.index = index
+        self.embedder = embedder
+        # Inverse document frequencies over chunks, for the share of a query a sentence covers.
+        chunk_bm25 = index.bm25["chunks"]
+        self._vocab: dict[str, int] = chunk_bm25.vocab_dict
+        n_docs = int(chunk_bm25.scores["num_docs"])
+        indptr = np.asarray(chunk_bm25.scores["indptr"])
+        df = np.diff(indptr).astype(np.float64)
+        self._idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+        self._idf_unknown = float(np.log(1.0 + (n_docs + 0.5) / 0.5))
+
+    def search(self, query: str, boost: Mapping[str, float] | None = None, limit: int = 10) -> Retrieval:
+        """Rank sentences for `query`; `boost` adds to the passage score of the named articles."""
+        index = self.index
+        vector = self.embedder.embed([query])[0]
+        tokens = _lexical.tokenize([query])[0]
+
+        dense_ids, _ = index.search_chunks(vector, CANDIDATE_CHUNKS)
+        chunk_bm25 = _lexical.scores(index.bm25["chunks"], tokens)
+        lexical_ids = np.argsort(-chunk_bm25, kind="stable")[:CANDIDATE_CHUNKS]
+        lexical_ids = lexical_ids[chunk_bm25[lexical_ids] > 0]
+        chunks = np.union1d(dense_ids, lexical_ids)
+        fused = 0.5 * _minmax(index.chunk_vectors[chunks] @ vector) + 0.5 * _minmax(chunk_bm25[chunks])
+
+        chunk_article = index.chunks[chunks, 0]
+        if boost:
+            ids = np.array([boost.get(index.articles[a].id, 0.0) for a in chunk_article])
+            fused = fused + ids
+        article_score: dict[int, float] = {}
+        for article, score in zip(chunk_article.tolist(), fused.tolist(), strict=True):
+            article_score[article] = max(score, article_score.get(article, -np.inf))
+        top = sorted(article_score, key=lambda a: (-article_score[a], a))[:TOP_PASSAGES]
+        keep = set(top)
+
+        # Each candidate sentence takes the best score of the retrieved chunks holding it.
+        passage: dict[int, float] = {}
+        for row, score in zip(chunks.tolist(), fused.tolist(), strict=True):
+            article, first, last = index.chunks[row].tolist()
+            if article in keep:
+                for s in range(first, last):
+                    passage[s] = max(score, passage.get(s, -np.inf))
+        sentences = np.array(sorted(passage), dtype=np.int64)
+        if sentences.size == 0:
+            return Retrieval(query, ())
+        cosine = index.sentence_vectors[sentences] @ vector
+        sentence_bm25 = _lexical.scores(index.bm25["sentences"], tokens)[sentences]
+        window_bm25 = _lexical.scores(index.bm25["windows"], tokens)[sentences]
+        passage_scores = np.array([passage[s] for s in sentences.tolist()])
+        score = (
+            WEIGHTS["cosine"] * cosine
+            + WEIGHTS["bm25"] * _by_max(sentence_bm25)
+            + WEIGHTS["window"] * _by_max(window_bm25)
+            + WEIGHTS["passage"] * _minmax(passage_scores)
+        )
+        order = np.lexsort((sentences, -score))[:limit]
+        hits = []
+        for i in order.tolist():
+            article, start, end = index.sentences[sentences[i]].tolist()
+            text = index.articles[article].text
+            hits.append(
+                Hit(
+                    article=index.articles[article],
+                    start=start,
+                    end=end,
+                    score=round(float(score[i]), 6),
+                    cosine=float(cosine[i]),
+                    coverage=self._coverage(tokens, text[start:end]),
+                )
+            )
+        return Retrieval(query, tuple(hits))
+
+    def _coverage(self, query_tokens: list[str], sentence: str) -> float:
+        """Share of the query's IDF weight whose terms the sentence contains."""
+        unique = sorted(set(query_tokens))
+        if not unique:
+            return 0.0
+        present = set(_lexical.tokenize([sentence])[0])
+        weights = [self._idf[self._vocab[t]] if t in self._vocab else self._idf_unknown for t in unique]
+        found = sum(w for t, w in zip(unique, weights, strict=True) if t in present)
+        return float(found / sum(weights))

@@ -1,0 +1,85 @@
+"""Small frozen result types shared by every stage; the JSON contract is their `asdict`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article of the corpus, with its full text as read from disk."""
+
+    id: str
+    title: str
+    text: str
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A corpus file (or JSONL line) that could not be read, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """A character range of an article's text: `text[start:end]`."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verbatim source sentence: `sentence == article_text[start:end]`, always."""
+
+    n: int
+    article_id: str
+    title: str
+    sentence: str
+    start: int
+    end: int
+    score: float
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer contract shared by the Python API, `qa ask --json` and the Gradio API.
+
+    `citations` back the `[n]` markers in `answer`; when `abstained` is true the corpus does
+    not answer, `citations` is empty and `nearest` lists the closest sentences found, which
+    are not an answer. `query` is what was actually searched (a follow-up question is
+    rewritten with context from earlier turns).
+    """
+
+    question: str
+    query: str
+    answer: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    nearest: tuple[Citation, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form of this answer (the API contract)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did, for the CLI summary and for callers."""
+
+    index_dir: str
+    articles: int
+    sentences: int
+    chunks: int
+    skipped: tuple[Skipped, ...]
+    seconds: float
+    model: str

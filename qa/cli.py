@@ -1,0 +1,149 @@
+"""The `qa` command line: thin commands over the library; `QAError`s become one-line messages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from ._errors import QAError
+from ._types import Answer, Citation
+
+INDEX = click.option(
+    "--index", "index_dir", envvar="QA_INDEX", default="index", show_default=True, help="Index folder (env QA_INDEX)."
+)
+MODEL = click.option(
+    "--model",
+    envvar="QA_MODEL",
+    default=None,
+    help="sentence-transformers model name or path (env QA_MODEL; default: bundled all-MiniLM-L6-v2).",
+)
+
+
+class _Group(click.Group):
+    """Turns a `QAError` into `qa: error: ...` and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except QAError as exc:
+            click.echo(f"qa: error: {exc}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("qa: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qa", prog_name="qa")
+def main() -> None:
+    """Cited answers from a corpus of news articles."""
+
+
+@main.command()
+@click.option(
+    "--corpus",
+    "corpus_dir",
+    envvar="QA_CORPUS",
+    default="corpus",
+    show_default=True,
+    help="Corpus folder of .txt, .md and .jsonl articles (env QA_CORPUS).",
+)
+@INDEX
+@MODEL
+def build(corpus_dir: str, index_dir: str, model: str | None) -> None:
+    """Build the index from the corpus (the old index serves until the new one is complete)."""
+    from ._build import build_index
+
+    report = build_index(corpus_dir, index_dir, model, progress=True)
+    for skipped in report.skipped:
+        click.echo(f"qa: skipped {skipped.path}: {skipped.reason}", err=True)
+    click.echo(
+        f"Built {report.index_dir}: {report.articles} articles, {report.sentences} sentences, "
+        f"{report.chunks} chunks, {len(report.skipped)} skipped files, {report.seconds:.1f} s ({report.model})"
+    )
+
+
+@main.command()
+@click.argument("question", required=False)
+@click.option(
+    "--file",
+    "questions",
+    type=click.File("r", encoding="utf-8"),
+    help="Read one question a line from FILE ('-' for stdin) and answer each.",
+)
+@INDEX
+@MODEL
+@click.option("--json", "as_json", is_flag=True, help="Print the answer contract as JSON (one line per answer).")
+@click.option("--top", default=3, show_default=True, type=click.IntRange(1, 20), help="Sentences to cite.")
+def ask(
+    question: str | None, questions: TextIO | None, index_dir: str, model: str | None, as_json: bool, top: int
+) -> None:
+    """Answer QUESTION with cited source sentences."""
+    from ._engine import Engine, check_question
+
+    if (question is None) == (questions is None):
+        raise click.UsageError("give either a QUESTION or --file FILE")
+    if question is not None:
+        check_question(question)  # fail fast, before the model loads
+    engine = Engine(index_dir, model)
+    if question is not None:
+        _print_answer(engine.ask(question, top=top), as_json)
+        return
+    assert questions is not None
+    failed = 0
+    for line in questions:
+        if not line.strip():
+            continue
+        try:
+            answer = engine.ask(line, top=top)
+        except QAError as exc:
+            failed += 1
+            if as_json:
+                click.echo(json.dumps({"question": line.strip(), "error": str(exc)}, ensure_ascii=False))
+            else:
+                click.echo(f"qa: error: {exc}", err=True)
+            continue
+        _print_answer(answer, as_json)
+        if not as_json:
+            click.echo("")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@INDEX
+def info(index_dir: str) -> None:
+    """Show what the index holds and how it was built."""
+    from ._store import read_manifest
+
+    manifest = read_manifest(Path(index_dir))
+    for key, value in vars(manifest).items():
+        click.echo(f"{key}: {value}")
+
+
+def _print_answer(answer: Answer, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        return
+    if answer.query != answer.question:
+        click.echo(f"(searched: {answer.query})")
+    click.echo(answer.answer)
+    if answer.abstained:
+        if answer.nearest:
+            click.echo("\nNearest sentences found (not an answer):")
+            _print_sources(answer.nearest)
+        return
+    click.echo("\nSources:")
+    _print_sources(answer.citations)
+
+
+def _print_sources(citations: tuple[Citation, ...]) -> None:
+    for c in citations:
+        meta = ", ".join(x for x in (c.date, c.source, c.url) if x)
+        click.echo(f"[{c.n}] {c.title}{f' ({meta})' if meta else ''}")
+        click.echo(f"    {c.article_id} chars {c.start}-{c.end}, score {c.score:.3f}")
+        click.echo(f"    {c.sentence}")

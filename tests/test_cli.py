@@ -1,0 +1,81 @@
+"""The `qa` command line, run as a user runs it (a subprocess, the real model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def qa(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        input=stdin,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_build_reports_summary_and_skipped_files(seed_corpus: Path, tmp_path: Path) -> None:
+    (seed_corpus / "broken.txt").write_bytes(b"\xff\xfe\x00bad")
+    result = qa("build", "--corpus", str(seed_corpus), "--index", str(tmp_path / "index"))
+    assert result.returncode == 0, result.stderr
+    assert "qa: skipped broken.txt: not UTF-8" in result.stderr
+    assert "Embedding" in result.stderr  # the progress bar
+    assert "1 articles, 21 sentences" in result.stdout and "1 skipped files" in result.stdout
+    assert (tmp_path / "index" / "CURRENT").is_file()
+
+
+def test_ask_prints_answer_with_numbered_sources(seed_index: Path) -> None:
+    result = qa("ask", "what guarantees did Russia demand?", "--index", str(seed_index))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Sources:" in out and "[1] " in out and "[3] " in out
+    assert "“We will demand that ironclad security guarantees become part of this agreement,”" in out
+
+
+def test_ask_json_matches_the_contract_and_env_selects_index(seed_index: Path) -> None:
+    result = qa("ask", "what guarantees did Russia demand?", "--json", "--top", "2", env={"QA_INDEX": str(seed_index)})
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["abstained"] is False and len(answer["citations"]) == 2
+    text = (Path(__file__).parents[1] / "corpus" / answer["citations"][0]["article_id"]).read_text(encoding="utf-8")
+    for c in answer["citations"]:
+        assert text[c["start"] : c["end"]] == c["sentence"]
+
+
+def test_ask_file_answers_one_json_line_per_question(seed_index: Path, tmp_path: Path) -> None:
+    questions = tmp_path / "q.txt"
+    questions.write_text(
+        "what guarantees did Russia demand?\n\nWhat is the boiling point of water?\n", encoding="utf-8"
+    )
+    result = qa("ask", "--file", str(questions), "--json", "--index", str(seed_index))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["abstained"] for a in lines] == [False, True]
+    result = qa("ask", "--file", "-", "--json", "--index", str(seed_index), stdin="Who is Witkoff?\n")
+    assert json.loads(result.stdout)["question"] == "Who is Witkoff?"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("ask", "anything", "--index", "{tmp}/none"), "qa: error: no index in"),
+        (("ask", "   ", "--index", "{tmp}/none"), "qa: error: the question is empty"),
+        (("build", "--corpus", "{tmp}/nowhere", "--index", "{tmp}/i"), "qa: error: corpus folder"),
+        (("build", "--corpus", "{tmp}", "--index", "{tmp}/i"), "qa: error: no readable articles"),
+        (("ask", "q", "--index", "{seed}", "--model", "other/model"), "qa: error: index"),
+    ],
+)
+def test_errors_are_one_clear_line(args: tuple[str, ...], message: str, tmp_path: Path, seed_index: Path) -> None:
+    result = qa(*(a.format(tmp=tmp_path, seed=seed_index) for a in args))
+    assert result.returncode == 1
+    assert result.stderr.startswith(message), result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from qa import CorpusError
+from qa._corpus import read_corpus
+
+
+def write(folder: Path, name: str, content: str | bytes) -> None:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+
+
+def test_reads_txt_md_and_jsonl_with_stable_ids(tmp_path: Path) -> None:
+    write(tmp_path, "a.txt", "First line is the title.\nSecond paragraph.")
+    write(
+        tmp_path,
+        "news/b.md",
+        "---\ntitle: Bee story\ndate: 2025-03-17\nsource: Wire\nurl: https://x.test/b\n---\nBody of b.\n",
+    )
+    records = [{"id": "j1", "title": "J one", "text": "Text one.", "date": "2024-01-02"}, {"id": 7, "text": "Seven."}]
+    write(tmp_path, "bulk.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
+    corpus = read_corpus(tmp_path)
+    by_id = {a.id: a for a in corpus.articles}
+    assert set(by_id) == {"a.txt", "news/b.md", "j1", "7"}
+    assert by_id["a.txt"].title == "First line is the title."
+    assert by_id["a.txt"].text == "First line is the title.\nSecond paragraph."
+    b = by_id["news/b.md"]
+    assert (b.title, b.date, b.source, b.url, b.text) == (
+        "Bee story",
+        "2025-03-17",
+        "Wire",
+        "https://x.test/b",
+        "Body of b.\n",
+    )
+    assert by_id["j1"].date == "2024-01-02"
+    assert by_id["7"].title == "Seven."
+    assert corpus.skipped == ()
+
+
+def test_bad_files_are_skipped_by_name_and_reason(tmp_path: Path) -> None:
+    write(tmp_path, "good.txt", "A good article.")
+    write(tmp_path, "latin1.txt", "Price: \xa3100".encode("latin-1"))
+    write(tmp_path, "empty.txt", "  \n")
+    write(tmp_path, "notes.pdf", b"%PDF")
+    write(tmp_path, "open.md", "---\ntitle: never closed\nBody")
+    write(
+        tmp_path, "bulk.jsonl", '{"id": "x", "text": "Fine."}\n{not json\n{"id": "x", "text": "Again."}\n{"id": "y"}\n'
+    )
+    corpus = read_corpus(tmp_path)
+    assert [a.id for a in corpus.articles] == ["x", "good.txt"]
+    reasons = {s.path: s.reason for s in corpus.skipped}
+    assert "not UTF-8" in reasons["latin1.txt"]
+    assert reasons["empty.txt"] == "empty file"
+    assert "unsupported file type" in reasons["notes.pdf"]
+    assert "never closed" in reasons["open.md"]
+    assert "invalid JSON" in reasons["bulk.jsonl:2"]
+    assert "duplicate article id 'x' (first in bulk.jsonl:1)" in reasons["bulk.jsonl:3"]
+    assert "missing or empty 'text'" in reasons["bulk.jsonl:4"]
+
+
+def test_gzipped_jsonl_and_dotfiles(tmp_path: Path) -> None:
+    write(tmp_path, "bulk.jsonl.gz", gzip.compress(b'{"id": "g", "text": "Zipped."}\n'))
+    write(tmp_path, ".gitkeep", "")
+    corpus = read_corpus(tmp_path)
+    assert [a.id for a in corpus.articles] == ["g"]
+    assert corpus.skipped == ()
+
+
+def test_unusable_corpus_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="does not exist"):
+        read_corpus(tmp_path / "missing")
+    write(tmp_path, "empty.txt", "")
+    with pytest.raises(CorpusError, match=r"no readable articles.*empty.txt: empty file"):
+        read_corpus(tmp_path)
+
+
+def test_corpus_hash_tracks_content_not_order(tmp_path: Path) -> None:
+    write(tmp_path, "a.txt", "Alpha.")
+    write(tmp_path, "b.txt", "Beta.")
+    first = read_corpus(tmp_path).hash
+    write(tmp_path, "b.txt", "Beta changed.")
+    assert read_corpus(tmp_path).hash != first

@@ -1,0 +1,86 @@
+"""The engine with the real bundled model over the seed corpus."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa import Answer, Engine, InvalidQuestionError
+from tests.conftest import SEED
+
+GRUSHKO = (
+    "Russia’s deputy foreign minister, Alexander Grushko, said on March 17 that Moscow will seek guarantees",
+    "“We will demand that ironclad security guarantees become part of this agreement,” Grushko told",
+    "“Part of these guarantees should be the neutral status of Ukraine",
+)
+
+
+def assert_verbatim(engine: Engine, answer: Answer) -> None:
+    for citation in (*answer.citations, *answer.nearest):
+        text = engine.article(citation.article_id).text
+        assert citation.sentence == text[citation.start : citation.end]
+
+
+def test_russia_guarantees_cites_grushko_verbatim(engine: Engine) -> None:
+    answer = engine.ask("what guarantees did Russia demand?")
+    assert not answer.abstained
+    assert answer.query == "what guarantees did Russia demand?"
+    assert len(answer.citations) == 3
+    cited = [c.sentence for c in answer.citations]
+    for opening in GRUSHKO:
+        assert any(s.startswith(opening) for s in cited), (opening, cited)
+    seed = SEED.read_text(encoding="utf-8")
+    for c in answer.citations:
+        assert c.article_id == SEED.name and seed[c.start : c.end] == c.sentence
+        assert f"{c.sentence} [{c.n}]" in answer.answer
+    assert [c.n for c in answer.citations] == [1, 2, 3]
+    assert answer.citations[0].score >= answer.citations[1].score >= answer.citations[2].score
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the boiling point of water?", "Who won the 2010 FIFA World Cup?", "What is the capital of France?"],
+)
+def test_abstains_when_the_corpus_does_not_answer(engine: Engine, question: str) -> None:
+    answer = engine.ask(question)
+    assert answer.abstained
+    assert answer.citations == ()
+    assert answer.answer == "The corpus does not answer this question."
+    assert answer.nearest, "the nearest sentences are still shown, marked as not an answer"
+    assert_verbatim(engine, answer)
+
+
+def test_answers_are_deterministic(engine: Engine, seed_index) -> None:  # type: ignore[no-untyped-def]
+    question = "How many Ukrainian drones did Russia say it destroyed?"
+    first = engine.ask(question)
+    assert not first.abstained and "31 Ukrainian drones" in first.citations[0].sentence
+    assert engine.ask(question) == first
+    # A fresh engine over the same index gives the identical answer, scores included.
+    assert Engine(seed_index).ask(question) == first
+
+
+def test_json_contract(engine: Engine) -> None:
+    payload = json.loads(json.dumps(engine.ask("Who is Witkoff?", top=2).to_dict()))
+    assert set(payload) == {"question", "query", "answer", "citations", "abstained", "nearest"}
+    assert len(payload["citations"]) == 2
+    assert set(payload["citations"][0]) == {
+        "n",
+        "article_id",
+        "title",
+        "sentence",
+        "start",
+        "end",
+        "score",
+        "date",
+        "source",
+        "url",
+    }
+
+
+@pytest.mark.parametrize(
+    ("question", "message"), [("", "empty"), ("   \n", "empty"), ("x" * 1001, "1001 characters"), (42, "must be text")]
+)
+def test_bad_questions_are_clear_errors(engine: Engine, question: object, message: str) -> None:
+    with pytest.raises(InvalidQuestionError, match=message):
+        engine.ask(question)  # type: ignore[arg-type]

@@ -1,0 +1,146 @@
+"""The index store: manifest checks, atomic swaps, and failures that leave the old index serving."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qa import BuildError, CorpusError, Engine, IndexCorruptError, IndexMismatchError, IndexNotFoundError, build_index
+from qa._store import CURRENT, FORMAT_VERSION, load_index, read_manifest, resolve
+from tests.conftest import FakeEmbedder, squad_articles
+
+
+def fake_build(corpus: Path, index: Path) -> None:
+    build_index(corpus, index, embedder=FakeEmbedder())
+
+
+def test_build_writes_a_manifest_and_loads(seed_corpus: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    fake_build(seed_corpus, index)
+    manifest = read_manifest(index)
+    assert manifest.format_version == FORMAT_VERSION
+    assert manifest.model == "fake-bag-of-words" and manifest.dimensions == 64
+    assert manifest.chunking["overlap_sentences"] == 1 and manifest.chunking["chunk_size"] == 200
+    assert manifest.articles == 1 and manifest.sentences == 21 and manifest.chunks >= 2
+    assert len(manifest.corpus_hash) == 64
+    stored = load_index(index)
+    assert stored.sentence_vectors.shape == (21, 64)
+    ids, scores = stored.search_chunks(stored.chunk_vectors[1], 3)
+    assert ids[0] == 1 and scores[0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_rebuild_swaps_and_keeps_one_build(seed_corpus: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    fake_build(seed_corpus, index)
+    first = resolve(index)
+    (seed_corpus / "extra.txt").write_text("An extra article about something else entirely.", encoding="utf-8")
+    fake_build(seed_corpus, index)
+    second = resolve(index)
+    assert second != first and not first.exists()
+    assert read_manifest(index).articles == 2
+    assert [p.name for p in (index / "builds").iterdir()] == [second.name]
+
+
+def test_failed_build_leaves_previous_index(seed_corpus: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    fake_build(seed_corpus, index)
+    before = read_manifest(index)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CorpusError):
+        fake_build(empty, index)
+
+    class Exploding(FakeEmbedder):
+        def embed(self, texts, progress=None):  # type: ignore[no-untyped-def]
+            raise MemoryError("simulated out of memory")
+
+    with pytest.raises(BuildError, match=r"previous index .* is unchanged"):
+        build_index(seed_corpus, index, embedder=Exploding())
+    assert read_manifest(index) == before
+    assert not any(p.name.startswith(".tmp-") for p in (index / "builds").iterdir())
+
+
+def test_missing_and_damaged_indexes_are_clear_errors(seed_corpus: Path, tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFoundError, match="qa build"):
+        read_manifest(tmp_path / "nothing")
+    index = tmp_path / "index"
+    fake_build(seed_corpus, index)
+    folder = resolve(index)
+    (folder / "sentences.npy").unlink()
+    with pytest.raises(IndexCorruptError, match="rebuild"):
+        load_index(index)
+    (index / CURRENT).write_text("no-such-build\n")
+    with pytest.raises(IndexCorruptError, match="missing"):
+        read_manifest(index)
+
+
+def test_mismatched_manifest_says_how_to_rebuild(seed_corpus: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    fake_build(seed_corpus, index)
+    path = resolve(index) / "manifest.json"
+    original = json.loads(path.read_text())
+
+    path.write_text(json.dumps({**original, "format_version": FORMAT_VERSION + 1}))
+    with pytest.raises(IndexMismatchError, match=r"format version .* rebuild it with `qa build"):
+        read_manifest(index)
+
+    path.write_text(json.dumps({**original, "dimensions": 32}))
+    with pytest.raises(IndexMismatchError, match="rebuild"):
+        load_index(index)
+
+    path.write_text(json.dumps(original))
+    with pytest.raises(IndexMismatchError, match=r"built with model 'fake-bag-of-words', not 'other-model'"):
+        Engine(index, model="other-model")
+
+
+def test_concurrent_build_is_refused(seed_corpus: Path, tmp_path: Path) -> None:
+    from qa._store import build_lock
+
+    index = tmp_path / "index"
+    with build_lock(index), pytest.raises(BuildError, match="another `qa build`"):
+        fake_build(seed_corpus, index)
+
+
+def test_killed_build_leaves_the_old_index_serving(seed_index: Path, tmp_path: Path) -> None:
+    """A real `qa build` over a large corpus, killed mid-embedding, changes nothing."""
+    index = tmp_path / "index"
+    # Start from a copy of the real seed index, so the killed build has something to protect.
+    import shutil
+
+    shutil.copytree(seed_index, index)
+    before = read_manifest(index)
+    corpus = tmp_path / "big"
+    corpus.mkdir()
+    with open(corpus / "squad.jsonl", "w", encoding="utf-8") as out:
+        for record in squad_articles()[:400]:
+            out.write(json.dumps(record) + "\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qa", "build", "--corpus", str(corpus), "--index", str(index)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 180
+    assert proc.stderr is not None
+    seen = ""
+    while time.monotonic() < deadline and "Embedding" not in seen:
+        seen += os.read(proc.stderr.fileno(), 4096).decode(errors="replace")
+    assert "Embedding" in seen, seen
+    time.sleep(1.0)
+    assert proc.poll() is None, "the build finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    assert read_manifest(index) == before
+    answer = Engine(index).ask("what guarantees did Russia demand?")
+    assert not answer.abstained and "Grushko" in answer.answer
+    # The next build clears the killed build's leftovers.
+    fake_build(corpus, index)
+    assert not any(p.name.startswith(".tmp-") for p in (index / "builds").iterdir())
