@@ -70,6 +70,16 @@ class SentenceTransformerEmbedder:
         self.dimensions = int(dims)
         self.max_tokens = int(self._model.max_seq_length or 512)
         self._tokenizer = self._model.tokenizer
+        # A private copy of the fast tokenizer with padding and truncation off counts exactly,
+        # without the "longer than the maximum" warning, and leaves the model's own untouched.
+        backend = getattr(self._tokenizer, "backend_tokenizer", None)
+        self._counter = None
+        if backend is not None:
+            from tokenizers import Tokenizer
+
+            self._counter = Tokenizer.from_str(backend.to_str())
+            self._counter.no_padding()
+            self._counter.no_truncation()
 
     def embed(self, texts: Sequence[str], progress: Callable[[int], object] | None = None) -> np.ndarray:
         """Encode `texts` in slices, so a progress bar can follow a long build."""
@@ -93,7 +103,9 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Word pieces of `text` under this model's tokenizer (no special tokens)."""
-        return len(self._tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+        if self._counter is not None:
+            return len(self._counter.encode(text, add_special_tokens=False).ids)
+        return len(self._tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
 
 
 @lru_cache(maxsize=4)

@@ -6,14 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import _store
+from . import _lexical, _store
 from ._answer import compose
+from ._conversation import rewrite
 from ._embed import canonical_model_name, load_embedder
 from ._errors import IndexMismatchError, InvalidQuestionError
 from ._retrieve import Retriever
 from ._types import Answer, Article
 
 MAX_QUESTION_CHARS = 1000
+FOLLOW_UP_BOOST = 0.2  # added to fused chunk scores (0..1) of the articles cited last turn
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,11 @@ class Engine:
                 f"index {str(root)!r} was built with model {manifest.model!r}, not {model!r}; "
                 f"rebuild it with `qa build --index {root} --model {model}` or leave the model unset"
             )
+        if manifest.bm25 != _lexical.SETTINGS:
+            raise IndexMismatchError(
+                f"index {str(root)!r} was built with other BM25 settings ({manifest.bm25}); "
+                f"rebuild it with `qa build --index {root}`"
+            )
         embedder = load_embedder(manifest.model)
         if embedder.dimensions != manifest.dimensions:
             raise IndexMismatchError(
@@ -71,7 +78,14 @@ class Engine:
         text = check_question(question)
         if not 1 <= top <= 20:
             raise InvalidQuestionError("top must be between 1 and 20")
-        retrieval = self.retriever.search(text, limit=max(top, 3))
+        earlier = [check_question(q) for q in history]
+        query = rewrite(text, earlier)
+        boost: dict[str, float] = {}
+        if query != text:
+            # The articles the previous turn cited stay in play for its follow-up.
+            previous = self.retriever.search(rewrite(earlier[-1], earlier[:-1]), limit=top)
+            boost = {hit.article.id: FOLLOW_UP_BOOST for hit in previous.hits}
+        retrieval = self.retriever.search(query, boost=boost, limit=max(top, 3))
         return compose(text, retrieval.query, retrieval.hits, top=top)
 
     def article(self, article_id: str) -> Article:
