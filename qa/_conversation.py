@@ -16,12 +16,13 @@ from ._lexical import STOPWORDS
 _WORD = re.compile(r"[^\W\d_][\w’'-]*", re.UNICODE)
 # Words that point back at something said before.
 _ANAPHORA = frozenset(
-    "he she him her his hers they them their theirs it its this that these those there then "
-    "the same such former latter".split()
+    {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "theirs", "it", "its"}
+    | {"this", "that", "these", "those", "there", "then", "former", "latter"}
 )
 _CONTINUATIONS = ("and ", "but ", "also ", "what about", "how about", "why", "what else", "anything else")
 _QUESTION_WORDS = frozenset(
-    "what who whom whose which when where why how does did do is are was were can could will would".split()
+    {"what", "who", "whom", "whose", "which", "when", "where", "why", "how"}
+    | {"does", "did", "do", "is", "are", "was", "were", "can", "could", "will", "would"}
 )
 MAX_CARRIED = 6
 
