@@ -53,9 +53,18 @@ def compose(question: str, query: str, hits: Sequence[Hit], top: int = 3) -> Ans
     return Answer(question=question, query=query, answer=text, citations=cited, abstained=False)
 
 
-def context(article_text: str, start: int, end: int) -> tuple[str, str, str]:
-    """The paragraph around `article_text[start:end]`, as (before, sentence, after)."""
-    for para in paragraphs(article_text):
-        if para.start <= start and end <= para.end:
-            return article_text[para.start : start], article_text[start:end], article_text[end : para.end]
-    return "", article_text[start:end], ""
+def context(article_text: str, start: int, end: int, min_chars: int = 400) -> tuple[str, str, str]:
+    """The text around `article_text[start:end]`, as (before, sentence, after).
+
+    The sentence's paragraph, widened by whole neighbouring paragraphs while it is shorter than
+    `min_chars` (news files often put every sentence on a line of its own).
+    """
+    paras = paragraphs(article_text)
+    here = next((i for i, p in enumerate(paras) if p.start <= start and end <= p.end), None)
+    if here is None:
+        return "", article_text[start:end], ""
+    first = last = here
+    while paras[last].end - paras[first].start < min_chars and (first > 0 or last < len(paras) - 1):
+        first, last = max(first - 1, 0), min(last + 1, len(paras) - 1)
+    lo, hi = paras[first].start, paras[last].end
+    return article_text[lo:start], article_text[start:end], article_text[end:hi]

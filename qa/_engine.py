@@ -9,7 +9,7 @@ from pathlib import Path
 from . import _lexical, _store
 from ._answer import compose
 from ._conversation import rewrite
-from ._embed import canonical_model_name, load_embedder
+from ._embed import Embedder, canonical_model_name, load_embedder
 from ._errors import IndexMismatchError, InvalidQuestionError
 from ._retrieve import Retriever
 from ._types import Answer, Article
@@ -46,20 +46,23 @@ def check_question(question: object) -> str:
 class Engine:
     """Answers questions from the index at `index_dir` with cited source sentences."""
 
-    def __init__(self, index_dir: str | Path = "index", model: str | None = None) -> None:
+    def __init__(
+        self, index_dir: str | Path = "index", model: str | None = None, *, embedder: Embedder | None = None
+    ) -> None:
         root = Path(index_dir)
         manifest = _store.read_manifest(root)  # cheap checks before the model loads
-        if model is not None and canonical_model_name(model) != manifest.model:
+        wanted = embedder.name if embedder else model
+        if wanted is not None and canonical_model_name(wanted) != manifest.model:
             raise IndexMismatchError(
-                f"index {str(root)!r} was built with model {manifest.model!r}, not {model!r}; "
-                f"rebuild it with `qa build --index {root} --model {model}` or leave the model unset"
+                f"index {str(root)!r} was built with model {manifest.model!r}, not {wanted!r}; "
+                f"rebuild it with `qa build --index {root} --model {wanted}` or leave the model unset"
             )
         if manifest.bm25 != _lexical.SETTINGS:
             raise IndexMismatchError(
                 f"index {str(root)!r} was built with other BM25 settings ({manifest.bm25}); "
                 f"rebuild it with `qa build --index {root}`"
             )
-        embedder = load_embedder(manifest.model)
+        embedder = embedder or load_embedder(manifest.model)
         if embedder.dimensions != manifest.dimensions:
             raise IndexMismatchError(
                 f"model {manifest.model!r} makes {embedder.dimensions}-dimensional vectors but the index holds "

@@ -116,6 +116,21 @@ def ask(
 
 @main.command()
 @INDEX
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind; 0.0.0.0 exposes it to the network."
+)
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--auth", envvar="QA_AUTH", default=None, help="Require a login, user:password (env QA_AUTH).")
+def serve(index_dir: str, host: str, port: int, auth: str | None) -> None:
+    """Serve the chat UI and the Gradio API."""
+    from .app import serve as serve_app
+
+    click.echo(f"Serving http://{host}:{port} (API: /ask, /chat); Ctrl+C to stop", err=True)
+    serve_app(index_dir, host=host, port=port, auth=auth)
+
+
+@main.command()
+@INDEX
 def info(index_dir: str) -> None:
     """Show what the index holds and how it was built."""
     from ._store import read_manifest

@@ -1,0 +1,241 @@
+"""The Gradio app: a chat with a sources panel, and the `/ask` and `/chat` API endpoints.
+
+Handlers are thin wrappers around `Engine.ask`. Corpus text reaches the page only as plain
+text (HighlightedText, Radio labels, escaped chat messages), never as HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import asdict
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr
+
+from ._answer import context
+from ._conversation import example_questions
+from ._engine import Engine
+from ._errors import InvalidQuestionError, QAError
+from ._types import Answer, Citation
+
+QUEUE_SIZE = 32  # waiting requests beyond this get a "busy" error at once, not a hang
+CONCURRENCY = 2  # one per core: answers are CPU-bound
+MAX_HISTORY_MESSAGES = 200
+# Gradio breaks highlighted text anywhere, even mid-word; a reader wants whole words.
+CSS = "#context .text, #context .textfield { word-break: normal !important; overflow-wrap: break-word; }"
+
+
+def _text(content: Any) -> str:
+    """The plain text of a chat message's content (a string, or Gradio's list of parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    if isinstance(content, list):
+        return " ".join(_text(part) for part in content)
+    return ""
+
+
+def user_questions(history: Any) -> list[str]:
+    """The user's earlier questions from a messages-format history; InvalidQuestionError if malformed."""
+    if history is None:
+        return []
+    if not isinstance(history, list) or len(history) > MAX_HISTORY_MESSAGES:
+        raise InvalidQuestionError(
+            f'history must be a list of at most {MAX_HISTORY_MESSAGES} {{"role", "content"}} messages'
+        )
+    questions = []
+    for message in history:
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+            raise InvalidQuestionError('each history message must be {"role": "user" | "assistant", "content": str}')
+        if message["role"] == "user" and _text(message.get("content")).strip():
+            questions.append(_text(message["content"]))
+    return questions
+
+
+def source_label(c: Citation, nearest: bool = False) -> str:
+    """One line naming a cited sentence and its article, as plain text."""
+    meta = " · ".join(x for x in (c.date, c.source, c.url) if x)
+    mark = f"~{c.n} (not an answer)" if nearest else str(c.n)
+    return f"[{mark}] {c.sentence} — {c.title}{f' ({meta})' if meta else ''}"
+
+
+def reply_text(answer: Answer) -> str:
+    """The assistant's chat message: escaped, so corpus text can never become markup."""
+    lines = [html.escape(answer.answer)]
+    if answer.query != answer.question:
+        lines.append(f"\n(searched: {html.escape(answer.query)})")
+    if answer.abstained and answer.nearest:
+        lines.append("\nNearest sentences found, which do not answer it, are in the sources panel.")
+    return "\n".join(lines)
+
+
+class Handlers:
+    """The app's event handlers over one engine; each is a few lines around `Engine.ask`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def highlight(self, citations: list[dict[str, Any]], choice: str | None) -> list[tuple[str, str | None]]:
+        """The chosen citation's surrounding text, its sentence marked with its number."""
+        if not citations:
+            return []
+        chosen = next((c for c in citations if str(c["n"]) == choice), citations[0])
+        text = self.engine.article(chosen["article_id"]).text
+        before, sentence, after = context(text, chosen["start"], chosen["end"])
+        return [(before, None), (sentence, f"[{chosen['n']}]"), (after, None)]
+
+    def respond(self, message: str, history: list[dict[str, Any]]) -> tuple[Any, ...]:
+        """The chat UI's turn: updated chat, cleared box, sources, context, searched query, state."""
+        try:
+            answer = self.engine.ask(message, history=user_questions(history))
+        except QAError as exc:
+            gr.Warning(str(exc))
+            return (gr.skip(),) * 6
+        shown = answer.citations or answer.nearest
+        citations = [asdict(c) for c in shown]
+        choices = [(source_label(c, nearest=answer.abstained), str(c.n)) for c in shown]
+        history = [
+            *history,
+            {"role": "user", "content": html.escape(message.strip())},
+            {"role": "assistant", "content": reply_text(answer)},
+        ]
+        label = "Nearest sentences (not an answer)" if answer.abstained else "Sources"
+        first = choices[0][1] if choices else None
+        sources = gr.update(choices=choices, value=first, label=label)
+        return history, "", sources, self.highlight(citations, first), answer.query, citations
+
+    def ask(self, question: str, top: int = 3) -> dict[str, Any]:
+        """Answer one question with cited source sentences.
+
+        Args:
+            question: a question about the corpus (1 to 1000 characters).
+            top: how many sentences to cite, 1 to 20.
+
+        Returns:
+            The answer contract: question, query, answer (text with [n] markers), citations
+            (n, article_id, title, sentence, start, end, score, date, source, url; sentence ==
+            article text[start:end]), abstained (true when the corpus does not answer), and
+            nearest (the closest sentences, when abstained).
+        """
+        try:
+            return self.engine.ask(question, top=int(top)).to_dict()
+        except (QAError, TypeError, ValueError) as exc:
+            raise gr.Error(str(exc)) from exc
+
+    def chat(self, message: str, history: list[dict[str, Any]]) -> dict[str, Any]:
+        """One turn of a conversation; stateless, so pass the returned history back next time.
+
+        Args:
+            message: the new question.
+            history: earlier messages as [{"role": "user" | "assistant", "content": str}], empty to start.
+
+        Returns:
+            {"answer": the answer contract (its query shows how a follow-up was rewritten),
+             "history": the conversation with this turn added}.
+        """
+        try:
+            answer = self.engine.ask(message, history=user_questions(history))
+        except QAError as exc:
+            raise gr.Error(str(exc)) from exc
+        turn = [{"role": "user", "content": message}, {"role": "assistant", "content": answer.answer}]
+        return {"answer": answer.to_dict(), "history": [*(history or []), *turn]}
+
+
+def create_app(engine: Engine) -> gr.Blocks:
+    """The chat UI and API over one loaded engine."""
+    summary = engine.summary()
+    examples = example_questions(a.text for a in engine.index.articles[:500])
+    handlers = Handlers(engine)
+
+    with gr.Blocks(title="qa: cited answers") as demo:
+        gr.Markdown("## qa: answers with their exact source sentences")
+        gr.Markdown(
+            f"Index: {summary.articles} articles, {summary.sentences} sentences · model `{summary.model}` · "
+            f"built {summary.built_at}"
+        )
+        citations_state = gr.State([])
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Chat", height=460, render_markdown=False, elem_id="chat")
+                question = gr.Textbox(
+                    label="Question", placeholder="Ask about the corpus…", elem_id="question", max_length=1000
+                )
+                with gr.Row():
+                    send = gr.Button("Ask", variant="primary", elem_id="ask")
+                    clear = gr.Button("New conversation")
+                if examples:
+                    gr.Examples(examples=examples, inputs=question, label="Example questions")
+            with gr.Column(scale=2):
+                searched = gr.Textbox(label="Searched", interactive=False, elem_id="searched")
+                sources = gr.Radio(choices=[], label="Sources", elem_id="sources")
+                context_view = gr.HighlightedText(
+                    label="Context (cited sentence highlighted)", combine_adjacent=False, elem_id="context"
+                )
+        outputs = [chatbot, question, sources, context_view, searched, citations_state]
+        for trigger in (send.click, question.submit):
+            trigger(handlers.respond, [question, chatbot], outputs, api_visibility="private")
+        sources.change(
+            lambda choice, cites: handlers.highlight(cites, choice),
+            [sources, citations_state],
+            context_view,
+            api_visibility="private",
+        )
+        clear.click(
+            lambda: ([], "", gr.update(choices=[], value=None, label="Sources"), [], "", []),
+            None,
+            outputs,
+            api_visibility="private",
+        )
+        gr.api(handlers.ask, api_name="ask")  # type: ignore[attr-defined]
+        gr.api(handlers.chat, api_name="chat")  # type: ignore[attr-defined]
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    blocks: gr.Blocks = demo
+    return blocks
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """`user:password` as a tuple for Gradio's auth; InvalidQuestionError-free, QAError on bad form."""
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise QAError("--auth (or QA_AUTH) must look like user:password")
+    return user, password
+
+
+def serve(index_dir: str, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None) -> None:
+    """Load the index and serve the chat UI and API until interrupted."""
+    credentials = parse_auth(auth)
+    demo = create_app(Engine(index_dir))
+    launch(demo, host, port, credentials)
+
+
+def launch(
+    demo: gr.Blocks, host: str, port: int, credentials: tuple[str, str] | None = None, block: bool = True
+) -> None:
+    """Start the server with settings fit for one: no telemetry, uploads, monitoring or SSR."""
+    try:
+        _launch(demo, host, port, credentials, block)
+    except OSError as exc:
+        raise QAError(f"cannot serve on {host}:{port} ({exc}); is another server using it? pass --port N") from exc
+
+
+def _launch(demo: gr.Blocks, host: str, port: int, credentials: tuple[str, str] | None, block: bool) -> None:
+    demo.launch(
+        prevent_thread_lock=not block,
+        server_name=host,
+        server_port=port,
+        auth=credentials,
+        max_file_size="1mb",
+        enable_monitoring=False,
+        run_history=False,
+        ssr_mode=False,
+        footer_links=["api"],
+        show_error=True,
+        quiet=True,
+        css=CSS,
+    )

@@ -1,0 +1,227 @@
+"""The Gradio app: handlers called directly, a real server, and a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+import gradio as gr
+from gradio_client import Client
+
+from qa import Engine, build_index
+from qa.app import Handlers, create_app, launch, user_questions
+from tests.conftest import ROOT, FakeEmbedder
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+    "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+ARTIFACTS = ROOT / "test-artifacts"
+FIRST = "What did Grushko say Moscow will seek?"
+FOLLOW_UP = "Which outlet did he tell that to?"
+IZVESTIA = "Grushko told Russian media outlet Izvestia."
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(engine: Engine) -> Iterator[str]:
+    demo = create_app(engine)
+    port = free_port()
+    launch(demo, "127.0.0.1", port, block=False)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def server(engine: Engine) -> Iterator[str]:
+    with serving(engine) as url:
+        yield url
+
+
+# Handlers, called directly.
+
+
+def test_ask_handler_returns_the_contract(engine: Engine) -> None:
+    payload = Handlers(engine).ask("what guarantees did Russia demand?", 2)
+    assert payload == engine.ask("what guarantees did Russia demand?", top=2).to_dict()
+    assert len(payload["citations"]) == 2
+
+
+def test_chat_handler_rewrites_the_follow_up(engine: Engine) -> None:
+    handlers = Handlers(engine)
+    first = handlers.chat(FIRST, [])
+    assert [m["role"] for m in first["history"]] == ["user", "assistant"]
+    second = handlers.chat(FOLLOW_UP, first["history"])
+    answer = second["answer"]
+    assert answer["question"] == FOLLOW_UP and "Grushko" in answer["query"]
+    assert IZVESTIA in answer["citations"][0]["sentence"]
+    assert len(second["history"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda h: h.ask(""), "empty"),
+        (lambda h: h.ask("   "), "empty"),
+        (lambda h: h.ask("x" * 5000), "5000 characters"),
+        (lambda h: h.ask(["not", "text"]), "must be text"),
+        (lambda h: h.ask("ok?", "many"), "invalid literal"),
+        (lambda h: h.chat("hi", "not a list"), "history must be a list"),
+        (lambda h: h.chat("hi", [{"role": "robot", "content": "x"}]), "role"),
+    ],
+)
+def test_bad_input_is_a_clear_gradio_error(engine: Engine, call: Any, message: str) -> None:
+    with pytest.raises(gr.Error, match=message):
+        call(Handlers(engine))
+
+
+def test_respond_fills_chat_sources_and_context(engine: Engine) -> None:
+    history, box, sources, highlighted, searched, state = Handlers(engine).respond(FIRST, [])
+    assert box == "" and searched == FIRST
+    assert history[0] == {"role": "user", "content": FIRST}
+    assert "[1]" in history[1]["content"]
+    assert sources["label"] == "Sources" and len(sources["choices"]) == 3
+    marked = [text for text, label in highlighted if label]
+    assert marked == [state[0]["sentence"]]
+    assert "".join(text for text, _ in highlighted).count(state[0]["sentence"]) == 1
+
+
+def test_respond_marks_abstention_and_escapes_markup(engine: Engine) -> None:
+    history, *_rest, sources, _highlight, _searched, state = Handlers(engine).respond(
+        "What is <b>boiling</b> water?", []
+    )
+    assert history[0]["content"] == "What is &lt;b&gt;boiling&lt;/b&gt; water?"
+    assert history[1]["content"].startswith("The corpus does not answer this question.")
+    assert sources["label"] == "Nearest sentences (not an answer)"
+    assert all("(not an answer)" in label for label, _ in sources["choices"]) and state
+
+
+def test_user_questions_reads_messages_history() -> None:
+    history = [
+        {"role": "user", "content": "one"},
+        {"role": "assistant", "content": "reply"},
+        {"role": "user", "content": [{"type": "text", "text": "two"}]},
+    ]
+    assert user_questions(history) == ["one", "two"]
+
+
+# A real server.
+
+
+def test_gradio_client_ask_and_two_turn_chat(server: str) -> None:
+    client = Client(server, verbose=False)
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(endpoints) == {"/ask", "/chat"}
+    answer = client.predict("what guarantees did Russia demand?", api_name="/ask")
+    assert not answer["abstained"] and len(answer["citations"]) == 3
+    first = client.predict(FIRST, [], api_name="/chat")
+    second = client.predict(FOLLOW_UP, first["history"], api_name="/chat")
+    assert IZVESTIA in second["answer"]["citations"][0]["sentence"]
+    assert "Grushko" in second["answer"]["query"]
+    with pytest.raises(Exception, match="the question is empty"):
+        client.predict("  ", api_name="/ask")
+
+
+def test_plain_http_call_and_event_stream(server: str) -> None:
+    # Plain HTTP sends every input; gradio_client fills in the defaults itself.
+    body = json.dumps({"data": ["what guarantees did Russia demand?", 3]}).encode()
+    request = urllib.request.Request(
+        server + "gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        event_id = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{server}gradio_api/call/ask/{event_id}", timeout=60) as stream:
+        lines = stream.read().decode().splitlines()
+    assert "event: complete" in lines
+    data = json.loads(lines[lines.index("event: complete") + 1].removeprefix("data: "))
+    answer = data[0]
+    assert set(answer) >= {"answer", "citations", "abstained", "query"}
+    assert any("ironclad security guarantees" in c["sentence"] for c in answer["citations"])
+
+
+# A real browser.
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs it with apt-get install -y chromium")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium); the browser test needs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def ask_in_page(page: Any, question: str) -> None:
+    page.fill("#question textarea", question)
+    page.click("#ask")
+    page.wait_for_function(
+        "q => [...document.querySelectorAll('#chat .message')].some(m => m.innerText.includes(q))",
+        arg=question,
+        timeout=60_000,
+    )
+
+
+def test_browser_chat_with_follow_up_and_highlighted_source(server: str, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server)
+    ask_in_page(page, FIRST)
+    page.wait_for_selector("#context .highlighted", timeout=60_000)
+    assert "Alexander Grushko" in page.inner_text("#context .highlighted")
+    ask_in_page(page, FOLLOW_UP)
+    page.wait_for_function("document.querySelector('#searched textarea').value.includes('Grushko')", timeout=60_000)
+    page.wait_for_function(
+        "t => document.querySelector('#context .highlighted')?.innerText.includes(t)", arg="Izvestia", timeout=60_000
+    )
+    assert "[1]" in page.inner_text("#chat")
+    # Selecting another source shows its context.
+    page.click("#sources label:nth-of-type(2)")
+    page.wait_for_function(
+        "() => !document.querySelector('#context .highlighted').innerText.includes('Izvestia')", timeout=30_000
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.click("#sources label:nth-of-type(1)")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+    assert (ARTIFACTS / "chat.png").stat().st_size > 10_000
+    page.close()
+
+
+def test_browser_shows_corpus_markup_as_text(browser: Any, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    evil = 'The mayor said <script>window.pwned = 1</script> and <img src=x onerror="window.pwned = 2"> today.'
+    (corpus / "evil.txt").write_text(evil + "\nThe council met on Monday about the budget.", encoding="utf-8")
+    index = tmp_path / "index"
+    build_index(corpus, index, embedder=FakeEmbedder())
+    with serving(Engine(index, embedder=FakeEmbedder())) as url:
+        page = browser.new_page()
+        page.goto(url)
+        ask_in_page(page, "What did the mayor say today <script>?")
+        page.wait_for_selector("#context .highlighted", timeout=60_000)
+        assert "<script>window.pwned = 1</script>" in page.inner_text("#context")
+        assert "<script>" in page.inner_text("#chat")
+        assert page.evaluate("window.pwned") is None
+        page.close()
