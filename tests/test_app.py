@@ -18,8 +18,8 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr
 from gradio_client import Client
 
-from qa import Engine, build_index
-from qa.app import Handlers, create_app, launch, user_questions
+from qa import Engine, QAError, build_index
+from qa.app import Handlers, create_app, launch, parse_auth, user_questions
 from tests.conftest import ROOT, FakeEmbedder
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,10 +40,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(engine: Engine) -> Iterator[str]:
+def serving(engine: Engine, credentials: tuple[str, str] | None = None) -> Iterator[str]:
     demo = create_app(engine)
     port = free_port()
-    launch(demo, "127.0.0.1", port, block=False)
+    launch(demo, "127.0.0.1", port, credentials, block=False)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
@@ -155,6 +155,18 @@ def test_plain_http_call_and_event_stream(server: str) -> None:
     answer = data[0]
     assert set(answer) >= {"answer", "citations", "abstained", "query"}
     assert any("ironclad security guarantees" in c["sentence"] for c in answer["citations"])
+
+
+def test_auth_protects_the_api(engine: Engine) -> None:
+    assert parse_auth("ann:s3cret:x") == ("ann", "s3cret:x")
+    for bad in ("nocolon", ":pw", "user:"):
+        with pytest.raises(QAError, match="user:password"):
+            parse_auth(bad)
+    with serving(engine, ("ann", "s3cret")) as url:
+        with pytest.raises(Exception):  # noqa: B017 - gradio_client raises different types per version
+            Client(url, verbose=False).predict("who is Witkoff?", api_name="/ask")
+        answer = Client(url, auth=("ann", "s3cret"), verbose=False).predict("who is Witkoff?", api_name="/ask")
+        assert "Witkoff" in answer["answer"]
 
 
 # A real browser.
