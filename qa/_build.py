@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import _lexical
-from ._corpus import read_corpus
+from ._corpus import Corpus, read_corpus
 from ._embed import Embedder, load_embedder
 from ._errors import BuildError, QAError
 from ._segment import make_chunker
@@ -44,9 +44,23 @@ def build_index(
     fails leaves the previous index serving. Raises `QAError` subclasses with a fix in
     the message.
     """
+    return build_corpus(
+        read_corpus(corpus_dir), index_dir, model, embedder=embedder, settings=settings, progress=progress
+    )
+
+
+def build_corpus(
+    corpus: Corpus,
+    index_dir: str | Path,
+    model: str | None = None,
+    *,
+    embedder: Embedder | None = None,
+    settings: BuildSettings = BuildSettings(),
+    progress: bool = False,
+) -> BuildReport:
+    """`build_index` for a corpus already in memory (as `qa eval` makes from a SQuAD file)."""
     started = time.perf_counter()
     root = Path(index_dir)
-    corpus = read_corpus(corpus_dir)
     try:
         with build_lock(root):
             embedder = embedder or load_embedder(model)

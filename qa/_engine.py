@@ -11,7 +11,7 @@ from ._answer import compose
 from ._conversation import rewrite
 from ._embed import Embedder, canonical_model_name, load_embedder
 from ._errors import IndexMismatchError, InvalidQuestionError
-from ._retrieve import Retriever
+from ._retrieve import Retrieval, Retriever
 from ._types import Answer, Article
 
 MAX_QUESTION_CHARS = 1000
@@ -78,6 +78,12 @@ class Engine:
         `history` holds the earlier questions of the conversation, oldest first; a follow-up
         question is searched together with context carried over from them.
         """
+        return self.ask_with_retrieval(question, top=top, history=history)[0]
+
+    def ask_with_retrieval(
+        self, question: str, *, top: int = 3, history: Sequence[str] = ()
+    ) -> tuple[Answer, Retrieval]:
+        """`ask`, also returning the ranked sentences and articles behind the answer (for `qa eval`)."""
         text = check_question(question)
         if not 1 <= top <= 20:
             raise InvalidQuestionError("top must be between 1 and 20")
@@ -89,7 +95,7 @@ class Engine:
             previous = self.retriever.search(rewrite(earlier[-1], earlier[:-1]), limit=top)
             boost = {hit.article.id: FOLLOW_UP_BOOST for hit in previous.hits}
         retrieval = self.retriever.search(query, boost=boost, limit=max(top, 3))
-        return compose(text, retrieval.query, retrieval.hits, top=top)
+        return compose(text, retrieval.query, retrieval.hits, top=top), retrieval
 
     def article(self, article_id: str) -> Article:
         """The article with id `article_id` (KeyError if absent)."""

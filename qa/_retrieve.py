@@ -32,10 +32,36 @@ class Hit:
 
 @dataclass(frozen=True)
 class Retrieval:
-    """Ranked sentences for one query, best first."""
+    """Ranked sentences for one query, best first, and the ranked articles they came from."""
 
     query: str
     hits: tuple[Hit, ...]
+    passages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Candidate sentences for one query and the features that rank them (one entry each)."""
+
+    sentences: np.ndarray  # rows of the index's sentence table
+    cosine: np.ndarray  # cosine of sentence and query
+    bm25: np.ndarray  # BM25 of the sentence, over the best candidate's
+    window: np.ndarray  # BM25 of previous + sentence, over the best candidate's
+    passage: np.ndarray  # min-max of the best fused score among retrieved chunks holding it
+    passages: tuple[int, ...]  # article rows, best first (up to PASSAGES_REPORTED)
+
+
+PASSAGES_REPORTED = 10
+
+
+def score(c: Candidates) -> np.ndarray:
+    """The ranking score of each candidate sentence."""
+    return (
+        WEIGHTS["cosine"] * c.cosine
+        + WEIGHTS["bm25"] * c.bm25
+        + WEIGHTS["window"] * c.window
+        + WEIGHTS["passage"] * c.passage
+    )
 
 
 def _minmax(values: np.ndarray) -> np.ndarray:
@@ -69,63 +95,64 @@ class Retriever:
 
     def search(self, query: str, boost: Mapping[str, float] | None = None, limit: int = 10) -> Retrieval:
         """Rank sentences for `query`; `boost` adds to the passage score of the named articles."""
+        tokens = _lexical.tokenize([query])[0]
+        candidates = self.candidates(query, tokens, boost)
+        passages = tuple(self.index.articles[a].id for a in candidates.passages)
+        if candidates.sentences.size == 0:
+            return Retrieval(query, (), passages)
+        scores = score(candidates)
+        order = np.lexsort((candidates.sentences, -scores))[:limit]
+        hits = []
+        for i in order.tolist():
+            article, start, end = self.index.sentences[candidates.sentences[i]].tolist()
+            text = self.index.articles[article].text
+            hits.append(
+                Hit(
+                    article=self.index.articles[article],
+                    start=start,
+                    end=end,
+                    score=round(float(scores[i]), 6),
+                    cosine=float(candidates.cosine[i]),
+                    coverage=self._coverage(tokens, text[start:end]),
+                )
+            )
+        return Retrieval(query, tuple(hits), passages)
+
+    def candidates(self, query: str, tokens: list[str], boost: Mapping[str, float] | None = None) -> Candidates:
+        """Hybrid chunk retrieval, then the features of every sentence in the top articles' chunks."""
         index = self.index
         vector = self.embedder.embed([query])[0]
-        tokens = _lexical.tokenize([query])[0]
-
         dense_ids, _ = index.search_chunks(vector, CANDIDATE_CHUNKS)
         chunk_bm25 = _lexical.scores(index.bm25["chunks"], tokens)
         lexical_ids = np.argsort(-chunk_bm25, kind="stable")[:CANDIDATE_CHUNKS]
         lexical_ids = lexical_ids[chunk_bm25[lexical_ids] > 0]
         chunks = np.union1d(dense_ids, lexical_ids)
         fused = 0.5 * _minmax(index.chunk_vectors[chunks] @ vector) + 0.5 * _minmax(chunk_bm25[chunks])
-
         chunk_article = index.chunks[chunks, 0]
         if boost:
-            ids = np.array([boost.get(index.articles[a].id, 0.0) for a in chunk_article])
-            fused = fused + ids
+            fused = fused + np.array([boost.get(index.articles[a].id, 0.0) for a in chunk_article.tolist()])
         article_score: dict[int, float] = {}
-        for article, score in zip(chunk_article.tolist(), fused.tolist(), strict=True):
-            article_score[article] = max(score, article_score.get(article, -np.inf))
-        top = sorted(article_score, key=lambda a: (-article_score[a], a))[:TOP_PASSAGES]
-        keep = set(top)
+        for article, value in zip(chunk_article.tolist(), fused.tolist(), strict=True):
+            article_score[article] = max(value, article_score.get(article, -np.inf))
+        ranked = sorted(article_score, key=lambda a: (-article_score[a], a))
+        keep = set(ranked[:TOP_PASSAGES])
 
         # Each candidate sentence takes the best score of the retrieved chunks holding it.
         passage: dict[int, float] = {}
-        for row, score in zip(chunks.tolist(), fused.tolist(), strict=True):
+        for row, value in zip(chunks.tolist(), fused.tolist(), strict=True):
             article, first, last = index.chunks[row].tolist()
             if article in keep:
                 for s in range(first, last):
-                    passage[s] = max(score, passage.get(s, -np.inf))
+                    passage[s] = max(value, passage.get(s, -np.inf))
         sentences = np.array(sorted(passage), dtype=np.int64)
-        if sentences.size == 0:
-            return Retrieval(query, ())
-        cosine = index.sentence_vectors[sentences] @ vector
-        sentence_bm25 = _lexical.scores(index.bm25["sentences"], tokens)[sentences]
-        window_bm25 = _lexical.scores(index.bm25["windows"], tokens)[sentences]
-        passage_scores = np.array([passage[s] for s in sentences.tolist()])
-        score = (
-            WEIGHTS["cosine"] * cosine
-            + WEIGHTS["bm25"] * _by_max(sentence_bm25)
-            + WEIGHTS["window"] * _by_max(window_bm25)
-            + WEIGHTS["passage"] * _minmax(passage_scores)
+        return Candidates(
+            sentences=sentences,
+            cosine=index.sentence_vectors[sentences] @ vector,
+            bm25=_by_max(_lexical.scores(index.bm25["sentences"], tokens)[sentences]),
+            window=_by_max(_lexical.scores(index.bm25["windows"], tokens)[sentences]),
+            passage=_minmax(np.array([passage[s] for s in sentences.tolist()], dtype=np.float64)),
+            passages=tuple(ranked[:PASSAGES_REPORTED]),
         )
-        order = np.lexsort((sentences, -score))[:limit]
-        hits = []
-        for i in order.tolist():
-            article, start, end = index.sentences[sentences[i]].tolist()
-            text = index.articles[article].text
-            hits.append(
-                Hit(
-                    article=index.articles[article],
-                    start=start,
-                    end=end,
-                    score=round(float(score[i]), 6),
-                    cosine=float(cosine[i]),
-                    coverage=self._coverage(tokens, text[start:end]),
-                )
-            )
-        return Retrieval(query, tuple(hits))
 
     def _coverage(self, query_tokens: list[str], sentence: str) -> float:
         """Share of the query's IDF weight whose terms the sentence contains."""

@@ -129,6 +129,25 @@ def serve(index_dir: str, host: str, port: int, auth: str | None) -> None:
     serve_app(index_dir, host=host, port=port, auth=auth)
 
 
+@main.command(name="eval")
+@click.option(
+    "--squad", "squad_file", required=True, type=click.Path(dir_okay=False), help="A SQuAD v1.1 or v2.0 JSON file."
+)
+@click.option(
+    "--index", "index_dir", default=None, help="Index folder for its paragraphs (default: a cache in the temp folder)."
+)
+@click.option("--limit", type=click.IntRange(1), default=None, help="Ask about N questions, evenly spread.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def eval_command(squad_file: str, index_dir: str | None, limit: int | None, as_json: bool) -> None:
+    """Measure retrieval, citation and abstention quality on a SQuAD file."""
+    from dataclasses import asdict
+
+    from ._eval import evaluate, format_report
+
+    report = evaluate(squad_file, index_dir, limit, progress=True)
+    click.echo(json.dumps(asdict(report)) if as_json else format_report(report))
+
+
 @main.command()
 @INDEX
 def info(index_dir: str) -> None:
