@@ -49,6 +49,7 @@ class Candidates:
     window: np.ndarray  # BM25 of previous + sentence, over the best candidate's
     passage: np.ndarray  # min-max of the best fused score among retrieved chunks holding it
     passages: tuple[int, ...]  # article rows, best first (up to PASSAGES_REPORTED)
+    query_vector: np.ndarray
 
 
 PASSAGES_REPORTED = 10
@@ -152,6 +153,7 @@ class Retriever:
             window=_by_max(_lexical.scores(index.bm25["windows"], tokens)[sentences]),
             passage=_minmax(np.array([passage[s] for s in sentences.tolist()], dtype=np.float64)),
             passages=tuple(ranked[:PASSAGES_REPORTED]),
+            query_vector=vector,
         )
 
     def _coverage(self, query_tokens: list[str], sentence: str) -> float:

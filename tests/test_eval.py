@@ -1,0 +1,109 @@
+"""`qa eval` on a small SQuAD-format file with the real model: figures, held-out split, abstention."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa import QAError
+from qa._eval import CURVE, TUNING_ARTICLES, evaluate, load_squad
+
+TOPICS = [
+    (
+        "Volcano",
+        "Mount Etna erupted in 2021, sending ash over Catania. Lava flows reached three kilometres.",
+        "When did Mount Etna erupt?",
+        "2021",
+    ),
+    (
+        "Bakery",
+        "The bakery on Elm Street sells sourdough bread. Its owner, Maria Lopez, opened it in 1998.",
+        "Who owns the bakery on Elm Street?",
+        "Maria Lopez",
+    ),
+    (
+        "Satellite",
+        "The Sentinel-6 satellite measures sea level from orbit. It was launched from California.",
+        "What does the Sentinel-6 satellite measure?",
+        "sea level",
+    ),
+]
+
+
+def squad_file(tmp_path: Path, impossible: bool = False) -> Path:
+    """TUNING_ARTICLES + 3 articles, one paragraph and one answerable question each."""
+    data = []
+    for i in range(TUNING_ARTICLES + len(TOPICS)):
+        title, context, question, answer = TOPICS[i % len(TOPICS)]
+        title = f"{chr(65 + i // 26)}{chr(65 + i % 26)}_{title}"
+        place = f"Zorvak{i}"  # a name only this article and its question share
+        context = f"In {place}: {context}"
+        question = question.replace("?", f" in {place}?")
+        qas = [
+            {"id": f"q{i}", "question": question, "answers": [{"text": answer, "answer_start": context.index(answer)}]}
+        ]
+        if impossible:
+            qas.append(
+                {
+                    "id": f"x{i}",
+                    "question": "What is the melting point of tungsten?",
+                    "answers": [],
+                    "is_impossible": True,
+                }
+            )
+        data.append({"title": title, "paragraphs": [{"context": context, "qas": qas}]})
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps({"version": "1.1", "data": data}), encoding="utf-8")
+    return path
+
+
+def test_load_squad_marks_the_tuning_articles(tmp_path: Path) -> None:
+    squad = load_squad(squad_file(tmp_path))
+    assert len(squad.articles) == TUNING_ARTICLES + 3 and squad.titles == TUNING_ARTICLES + 3
+    assert sum(q.tuning for q in squad.questions) == TUNING_ARTICLES
+    q = squad.questions[0]
+    text = next(a.text for a in squad.articles if a.id == q.article_id)
+    assert text[q.spans[0][0] : q.spans[0][1]] == q.answers[0]
+    with pytest.raises(QAError, match="cannot read SQuAD file"):
+        load_squad(tmp_path / "missing.json")
+
+
+def test_evaluate_reports_every_figure_and_reuses_its_index(tmp_path: Path) -> None:
+    path = squad_file(tmp_path, impossible=True)
+    index = tmp_path / "index"
+    report = evaluate(path, index)
+    assert set(report.splits) == {"held-out", "tuning", "all"}
+    assert report.splits["held-out"].questions == 3 and report.splits["all"].questions == TUNING_ARTICLES + 3
+    everything = report.splits["all"]
+    for value in (everything.recall_at_1, everything.cite_at_1, everything.cite_at_3, everything.ans_at_1):
+        assert 0.0 <= value <= 1.0
+    assert everything.recall_at_10 >= everything.recall_at_5 >= everything.recall_at_1
+    assert everything.cite_at_3 >= everything.cite_at_1 > 0.3
+    assert everything.latency_p95_ms >= everything.latency_p50_ms > 0
+    assert report.abstention is not None and len(report.abstention.curve) == len(CURVE)
+    assert report.abstention.in_corpus == 3 and report.abstention.out_of_corpus == TUNING_ARTICLES
+    assert report.unanswerable["questions"] == TUNING_ARTICLES + 3
+    built = (index / "CURRENT").read_text()
+    again = evaluate(path, index).splits["all"]
+    # Same index, same answers: every quality figure repeats (latencies do not).
+    assert (again.recall_at_1, again.mrr_at_10, again.cite_at_1, again.cite_at_3, again.ans_at_1, again.abstained) == (
+        everything.recall_at_1, everything.mrr_at_10, everything.cite_at_1, everything.cite_at_3,
+        everything.ans_at_1, everything.abstained,
+    )  # fmt: skip
+    assert (index / "CURRENT").read_text() == built, "the second run reuses the index"
+
+
+def test_cli_eval_json(tmp_path: Path) -> None:
+    path = squad_file(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "qa", "eval", "--squad", str(path), "--index", str(tmp_path / "i"), "--json", "--limit", "9"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["splits"]["all"]["questions"] == 9
+    assert "Asking" in result.stderr  # the progress bar
