@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from . import _lexical
 from ._corpus import Corpus, read_corpus
-from ._embed import Embedder, load_embedder
+from ._embed import DEFAULT_BACKEND, Embedder, load_embedder
 from ._errors import BuildError, QAError
 from ._segment import make_chunker
 from ._store import FORMAT_VERSION, IndexData, Manifest, build_lock, write_index
@@ -34,6 +34,7 @@ def build_index(
     index_dir: str | Path,
     model: str | None = None,
     *,
+    backend: str = DEFAULT_BACKEND,
     embedder: Embedder | None = None,
     settings: BuildSettings = BuildSettings(),
     progress: bool = False,
@@ -45,7 +46,13 @@ def build_index(
     the message.
     """
     return build_corpus(
-        read_corpus(corpus_dir), index_dir, model, embedder=embedder, settings=settings, progress=progress
+        read_corpus(corpus_dir),
+        index_dir,
+        model,
+        backend=backend,
+        embedder=embedder,
+        settings=settings,
+        progress=progress,
     )
 
 
@@ -54,6 +61,7 @@ def build_corpus(
     index_dir: str | Path,
     model: str | None = None,
     *,
+    backend: str = DEFAULT_BACKEND,
     embedder: Embedder | None = None,
     settings: BuildSettings = BuildSettings(),
     progress: bool = False,
@@ -63,11 +71,12 @@ def build_corpus(
     root = Path(index_dir)
     try:
         with build_lock(root):
-            embedder = embedder or load_embedder(model)
+            embedder = embedder or load_embedder(model, backend)
             data, chunking = _index_data(list(corpus.articles), embedder, settings, progress)
             manifest = Manifest(
                 format_version=FORMAT_VERSION,
                 model=embedder.name,
+                backend=embedder.backend,
                 dimensions=embedder.dimensions,
                 chunking=chunking,
                 bm25=dict(_lexical.SETTINGS),
@@ -93,6 +102,7 @@ def build_corpus(
         skipped=corpus.skipped,
         seconds=time.perf_counter() - started,
         model=embedder.name,
+        backend=embedder.backend,
     )
 
 

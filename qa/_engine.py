@@ -62,7 +62,8 @@ class Engine:
                 f"index {str(root)!r} was built with other BM25 settings ({manifest.bm25}); "
                 f"rebuild it with `qa build --index {root}`"
             )
-        embedder = embedder or load_embedder(manifest.model)
+        # Queries run on the backend the index was built with, so their vectors match.
+        embedder = embedder or load_embedder(manifest.model, manifest.backend)
         if embedder.dimensions != manifest.dimensions:
             raise IndexMismatchError(
                 f"model {manifest.model!r} makes {embedder.dimensions}-dimensional vectors but the index holds "

@@ -30,7 +30,7 @@ from . import _lexical
 from ._errors import BuildError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from ._types import Article
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 BUILDS = "builds"
 TMP_PREFIX = ".tmp-"
@@ -43,6 +43,7 @@ class Manifest:
 
     format_version: int
     model: str
+    backend: str
     dimensions: int
     chunking: dict[str, Any]
     bm25: dict[str, Any]

@@ -83,3 +83,4 @@ class BuildReport:
     skipped: tuple[Skipped, ...]
     seconds: float
     model: str
+    backend: str

@@ -54,16 +54,24 @@ def main() -> None:
 )
 @INDEX
 @MODEL
-def build(corpus_dir: str, index_dir: str, model: str | None) -> None:
+@click.option(
+    "--backend",
+    envvar="QA_BACKEND",
+    default="onnx",
+    show_default=True,
+    type=click.Choice(["onnx", "torch"]),
+    help="Run the model as int8 ONNX (exported once, cached) or through torch (env QA_BACKEND).",
+)
+def build(corpus_dir: str, index_dir: str, model: str | None, backend: str) -> None:
     """Build the index from the corpus (the old index serves until the new one is complete)."""
     from ._build import build_index
 
-    report = build_index(corpus_dir, index_dir, model, progress=True)
+    report = build_index(corpus_dir, index_dir, model, backend=backend, progress=True)
     for skipped in report.skipped:
         click.echo(f"qa: skipped {skipped.path}: {skipped.reason}", err=True)
     click.echo(
         f"Built {report.index_dir}: {report.articles} articles, {report.sentences} sentences, "
-        f"{report.chunks} chunks, {len(report.skipped)} skipped files, {report.seconds:.1f} s ({report.model})"
+        f"{report.chunks} chunks, {len(report.skipped)} skipped files, {report.seconds:.1f} s ({report.model}, {report.backend})"
     )
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -16,6 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SEED = ROOT / "corpus" / "000_c4ab675d8fef6c70.txt"
 SQUAD_V1 = SHARED / "data" / "squad" / "dev-v1.1.json"
+
+# Exported ONNX models go to a fresh folder per test session (subprocesses inherit it), so the
+# suite exercises the export and never depends on a developer's ~/.cache.
+os.environ["QA_CACHE"] = tempfile.mkdtemp(prefix="qa-test-cache-")
 
 
 def shared_file(path: Path) -> Path:
@@ -32,6 +37,7 @@ class FakeEmbedder:
     """Hashed bag of words: deterministic, instant, and similar texts get similar vectors."""
 
     name = "fake-bag-of-words"
+    backend = "fake"
     dimensions = 64
     max_tokens = 256
 

@@ -122,7 +122,8 @@ def test_killed_build_leaves_the_old_index_serving(seed_index: Path, tmp_path: P
         for record in squad_articles()[:400]:
             out.write(json.dumps(record) + "\n")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qa", "build", "--corpus", str(corpus), "--index", str(index)],
+        # torch is the slower backend, so the build is surely still embedding when it is killed.
+        [sys.executable, "-m", "qa", "build", "--corpus", str(corpus), "--index", str(index), "--backend", "torch"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
