@@ -10,11 +10,11 @@ import numpy as np
 from tqdm import tqdm
 
 from . import _lexical
-from ._corpus import Corpus, read_corpus
+from ._corpus import Corpus, article_hash, read_corpus
 from ._embed import DEFAULT_BACKEND, Embedder, load_embedder
 from ._errors import BuildError, QAError
-from ._segment import make_chunker
-from ._store import FORMAT_VERSION, IndexData, Manifest, build_lock, write_index
+from ._segment import SentenceChunker, make_chunker
+from ._store import FORMAT_VERSION, IndexData, Manifest, StoredIndex, build_lock, load_index, write_index
 from ._types import Article, BuildReport
 
 CHUNK_TOKENS = 200
@@ -37,12 +37,15 @@ def build_index(
     backend: str = DEFAULT_BACKEND,
     embedder: Embedder | None = None,
     settings: BuildSettings = BuildSettings(),
+    full: bool = False,
     progress: bool = False,
 ) -> BuildReport:
     """Build an index of the corpus at `corpus_dir` into `index_dir` and make it current.
 
     The new index is written beside the old one and swapped in atomically, so a build that
-    fails leaves the previous index serving. Raises `QAError` subclasses with a fix in
+    fails leaves the previous index serving. Unless `full`, articles whose content is unchanged
+    since the current index (same model, backend and settings) keep their vectors, and only new
+    or changed articles are embedded. Raises `QAError` subclasses with a fix in
     the message.
     """
     return build_corpus(
@@ -52,6 +55,7 @@ def build_index(
         backend=backend,
         embedder=embedder,
         settings=settings,
+        full=full,
         progress=progress,
     )
 
@@ -64,6 +68,7 @@ def build_corpus(
     backend: str = DEFAULT_BACKEND,
     embedder: Embedder | None = None,
     settings: BuildSettings = BuildSettings(),
+    full: bool = False,
     progress: bool = False,
 ) -> BuildReport:
     """`build_index` for a corpus already in memory (as `qa eval` makes from a SQuAD file)."""
@@ -72,13 +77,15 @@ def build_corpus(
     try:
         with build_lock(root):
             embedder = embedder or load_embedder(model, backend)
-            data, chunking = _index_data(list(corpus.articles), embedder, settings, progress)
+            chunker = _chunker(embedder, settings)
+            previous = None if full else _reusable(root, embedder, chunker.settings)
+            data, reused = _index_data(list(corpus.articles), embedder, chunker, previous, progress)
             manifest = Manifest(
                 format_version=FORMAT_VERSION,
                 model=embedder.name,
                 backend=embedder.backend,
                 dimensions=embedder.dimensions,
-                chunking=chunking,
+                chunking=chunker.settings,
                 bm25=dict(_lexical.SETTINGS),
                 corpus_hash=corpus.hash,
                 articles=len(data.articles),
@@ -103,48 +110,123 @@ def build_corpus(
         seconds=time.perf_counter() - started,
         model=embedder.name,
         backend=embedder.backend,
+        reused=reused,
+        embedded=manifest.articles - reused,
+        removed=len({a.id for a in previous.articles} - {a.id for a in corpus.articles}) if previous else 0,
+        incremental=previous is not None,
     )
+
+
+def _chunker(embedder: Embedder, settings: BuildSettings) -> SentenceChunker:
+    # Two word pieces of the window go to the model's [CLS] and [SEP].
+    chunk_tokens = min(settings.chunk_tokens, embedder.max_tokens - 2)
+    return make_chunker(embedder.count_tokens, chunk_tokens, settings.overlap_sentences)
+
+
+def _reusable(root: Path, embedder: Embedder, chunking: dict[str, object]) -> StoredIndex | None:
+    """The current index, if its vectors can be reused: same model, backend, chunking and BM25."""
+    try:
+        previous = load_index(root)
+    except QAError:
+        return None  # nothing there, or unusable: build everything
+    m = previous.manifest
+    same = (m.model, m.backend, m.dimensions, m.chunking, m.bm25) == (
+        embedder.name, embedder.backend, embedder.dimensions, chunking, _lexical.SETTINGS,
+    )  # fmt: skip
+    return previous if same else None
 
 
 def _index_data(
-    articles: list[Article], embedder: Embedder, settings: BuildSettings, progress: bool
-) -> tuple[IndexData, dict[str, object]]:
-    # Two word pieces of the window go to the model's [CLS] and [SEP].
-    chunk_tokens = min(settings.chunk_tokens, embedder.max_tokens - 2)
-    chunker = make_chunker(embedder.count_tokens, chunk_tokens, settings.overlap_sentences)
+    articles: list[Article],
+    embedder: Embedder,
+    chunker: SentenceChunker,
+    previous: StoredIndex | None,
+    progress: bool,
+) -> tuple[IndexData, int]:
+    """Sentences, chunks, vectors and BM25 for `articles`; (data, articles reused from `previous`).
+
+    An article whose content hash is unchanged since `previous` keeps its sentences, chunks and
+    vectors; only new or changed articles are split and embedded. BM25 is always rebuilt, as its
+    statistics span the whole corpus.
+    """
+    old: dict[str, tuple[int, int, int, int]] = {}
+    if previous is not None:
+        s_bounds = np.searchsorted(previous.sentences[:, 0], np.arange(len(previous.articles) + 1))
+        c_bounds = np.searchsorted(previous.chunks[:, 0], np.arange(len(previous.articles) + 1))
+        for p, article in enumerate(previous.articles):
+            old[article_hash(article)] = (
+                int(s_bounds[p]),
+                int(s_bounds[p + 1]),
+                int(c_bounds[p]),
+                int(c_bounds[p + 1]),
+            )
     sentence_rows: list[tuple[int, int, int]] = []
     chunk_rows: list[tuple[int, int, int]] = []
-    sentence_texts: list[str] = []
-    window_texts: list[str] = []
-    chunk_texts: list[str] = []
+    # Where each row's vector comes from: >= 0 a row of the previous index, < 0 a new text (-1 - k).
+    sentence_source: list[int] = []
+    chunk_source: list[int] = []
+    new_sentences: list[str] = []
+    new_chunks: list[str] = []
+    reused = 0
     for a, article in enumerate(tqdm(articles, desc="Splitting", unit="article", disable=not progress)):
         text = article.text
-        units = chunker.units(text)
         base = len(sentence_rows)
-        for i, span in enumerate(units):
+        kept = old.get(article_hash(article))
+        if kept is not None and previous is not None:
+            s0, s1, c0, c1 = kept
+            sentence_rows += [(a, start, end) for _, start, end in previous.sentences[s0:s1].tolist()]
+            chunk_rows += [
+                (a, first - s0 + base, last - s0 + base) for _, first, last in previous.chunks[c0:c1].tolist()
+            ]
+            sentence_source += range(s0, s1)
+            chunk_source += range(c0, c1)
+            reused += 1
+            continue
+        units = chunker.units(text)
+        sentences = [text[u.start : u.end] for u in units]
+        for span, sentence in zip(units, sentences, strict=True):
             sentence_rows.append((a, span.start, span.end))
-            sentence_texts.append(text[span.start : span.end])
-            window_start = units[i - 1].start if i else span.start
-            window_texts.append(text[window_start : span.end])
-        for first, last in chunker.pack(embedder.count_tokens(s) for s in sentence_texts[base:]):
+            sentence_source.append(-1 - len(new_sentences))
+            new_sentences.append(sentence)
+        for first, last in chunker.pack(embedder.count_tokens(s) for s in sentences):
             chunk_rows.append((a, base + first, base + last))
-            chunk_texts.append(text[units[first].start : units[last - 1].end])
+            chunk_source.append(-1 - len(new_chunks))
+            new_chunks.append(text[units[first].start : units[last - 1].end])
     if not sentence_rows:
         raise BuildError("the corpus has no sentences to index; check that its articles contain text")
-    with tqdm(total=len(sentence_texts) + len(chunk_texts), desc="Embedding", unit="text", disable=not progress) as bar:
-        chunk_vectors = embedder.embed(chunk_texts, progress=bar.update)
-        sentence_vectors = embedder.embed(sentence_texts, progress=bar.update)
-    bm25 = {
-        "chunks": _lexical.build(chunk_texts),
-        "sentences": _lexical.build(sentence_texts),
-        "windows": _lexical.build(window_texts),
-    }
+    with tqdm(total=len(new_sentences) + len(new_chunks), desc="Embedding", unit="text", disable=not progress) as bar:
+        fresh_chunks = embedder.embed(new_chunks, progress=bar.update)
+        fresh_sentences = embedder.embed(new_sentences, progress=bar.update)
+
+    def gather(source: list[int], fresh: np.ndarray, kept: np.ndarray | None) -> np.ndarray:
+        out = np.zeros((len(source), embedder.dimensions), dtype=np.float32)
+        src = np.asarray(source, dtype=np.int64)
+        if kept is not None and (src >= 0).any():
+            out[src >= 0] = kept[src[src >= 0]]
+        if (src < 0).any():
+            out[src < 0] = fresh[-1 - src[src < 0]]
+        return out
+
+    sentence_table = np.asarray(sentence_rows, dtype=np.int64)
+    chunk_table = np.asarray(chunk_rows, dtype=np.int64)
+    sentence_texts = [articles[a].text[s:e] for a, s, e in sentence_rows]
+    window_texts = [
+        articles[a].text[(sentence_rows[i - 1][1] if i and sentence_rows[i - 1][0] == a else s) : e]
+        for i, (a, s, e) in enumerate(sentence_rows)
+    ]
+    chunk_texts = [
+        articles[a].text[sentence_rows[first][1] : sentence_rows[last - 1][2]] for a, first, last in chunk_rows
+    ]
     data = IndexData(
         articles=articles,
-        sentences=np.asarray(sentence_rows, dtype=np.int64),
-        chunks=np.asarray(chunk_rows, dtype=np.int64),
-        sentence_vectors=sentence_vectors,
-        chunk_vectors=chunk_vectors,
-        bm25=bm25,
+        sentences=sentence_table,
+        chunks=chunk_table,
+        sentence_vectors=gather(sentence_source, fresh_sentences, previous.sentence_vectors if previous else None),
+        chunk_vectors=gather(chunk_source, fresh_chunks, previous.chunk_vectors if previous else None),
+        bm25={
+            "chunks": _lexical.build(chunk_texts),
+            "sentences": _lexical.build(sentence_texts),
+            "windows": _lexical.build(window_texts),
+        },
     )
-    return data, {**chunker.settings, "chunk_size": chunk_tokens}
+    return data, reused

@@ -84,3 +84,7 @@ class BuildReport:
     seconds: float
     model: str
     backend: str
+    reused: int = 0  # articles whose vectors came from the previous index
+    embedded: int = 0  # articles split and embedded in this build
+    removed: int = 0  # articles of the previous index no longer in the corpus
+    incremental: bool = False

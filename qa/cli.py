@@ -62,17 +62,27 @@ def main() -> None:
     type=click.Choice(["onnx", "torch"]),
     help="Run the model as int8 ONNX (exported once, cached) or through torch (env QA_BACKEND).",
 )
-def build(corpus_dir: str, index_dir: str, model: str | None, backend: str) -> None:
-    """Build the index from the corpus (the old index serves until the new one is complete)."""
+@click.option("--full", is_flag=True, help="Re-embed every article, not only new and changed ones.")
+def build(corpus_dir: str, index_dir: str, model: str | None, backend: str, full: bool) -> None:
+    """Build the index from the corpus (the old index serves until the new one is complete).
+
+    Only articles that are new or changed since the current index are embedded again; --full
+    rebuilds everything.
+    """
     from ._build import build_index
 
-    report = build_index(corpus_dir, index_dir, model, backend=backend, progress=True)
+    report = build_index(corpus_dir, index_dir, model, backend=backend, full=full, progress=True)
     for skipped in report.skipped:
         click.echo(f"qa: skipped {skipped.path}: {skipped.reason}", err=True)
     click.echo(
         f"Built {report.index_dir}: {report.articles} articles, {report.sentences} sentences, "
         f"{report.chunks} chunks, {len(report.skipped)} skipped files, {report.seconds:.1f} s ({report.model}, {report.backend})"
     )
+    if report.incremental:
+        click.echo(
+            f"Incremental: embedded {report.embedded} new or changed articles, reused {report.reused}, "
+            f"dropped {report.removed} no longer in the corpus (--full re-embeds all)"
+        )
 
 
 @main.command()

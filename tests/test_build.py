@@ -1,0 +1,87 @@
+"""Incremental builds: only new or changed articles are embedded; the result equals a full build."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qa import build_index
+from qa._build import BuildSettings
+from qa._store import load_index
+from tests.conftest import FakeEmbedder
+
+
+class CountingEmbedder(FakeEmbedder):
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], object] | None = None) -> np.ndarray:
+        self.texts += texts
+        return super().embed(texts, progress)
+
+
+ARTICLES = {
+    "a.txt": "Alpha council met on Monday. It approved the harbour budget.\nThe mayor praised the vote.",
+    "b.txt": "Bravo storm closed the airport. Flights resumed on Tuesday.",
+    "c.txt": "Charlie team won the final. The coach thanked the fans.",
+}
+
+
+def write(folder: Path, files: dict[str, str]) -> None:
+    folder.mkdir(exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+def tables(index: Path) -> tuple[list[str], list[list[int]], list[list[int]], np.ndarray, np.ndarray]:
+    stored = load_index(index)
+    return (
+        [a.id for a in stored.articles],
+        stored.sentences.tolist(),
+        stored.chunks.tolist(),
+        stored.sentence_vectors,
+        stored.chunk_vectors,
+    )
+
+
+def test_only_changed_articles_are_embedded(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    write(corpus, ARTICLES)
+    first = build_index(corpus, index, embedder=CountingEmbedder())
+    assert not first.incremental and first.embedded == 3
+
+    changed = {**ARTICLES, "b.txt": "Bravo storm closed the airport. Flights resumed on Wednesday."}
+    del changed["a.txt"]
+    changed["d.txt"] = "Delta bridge reopened after repairs."
+    write(corpus, changed)
+    counting = CountingEmbedder()
+    report = build_index(corpus, index, embedder=counting)
+    assert (report.incremental, report.embedded, report.reused, report.removed) == (True, 2, 1, 1)
+    assert all("Charlie" not in t and "Alpha" not in t for t in counting.texts)
+    assert any("Wednesday" in t for t in counting.texts) and any("Delta" in t for t in counting.texts)
+
+    # The incremental index is the one a full build makes.
+    full = tmp_path / "full"
+    build_index(corpus, full, embedder=FakeEmbedder())
+    for incremental_part, full_part in zip(tables(index), tables(full), strict=True):
+        if isinstance(full_part, np.ndarray):
+            assert np.allclose(incremental_part, full_part)
+        else:
+            assert incremental_part == full_part
+
+
+def test_full_and_changed_settings_embed_everything(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    write(corpus, ARTICLES)
+    build_index(corpus, index, embedder=FakeEmbedder())
+    counting = CountingEmbedder()
+    report = build_index(corpus, index, embedder=counting, full=True)
+    assert not report.incremental and report.embedded == 3 and len(counting.texts) > 3
+    report = build_index(corpus, index, embedder=FakeEmbedder(), settings=BuildSettings(chunk_tokens=8))
+    assert not report.incremental and report.embedded == 3
+    report = build_index(corpus, index, embedder=FakeEmbedder(), settings=BuildSettings(chunk_tokens=8))
+    assert report.incremental and report.reused == 3 and report.embedded == 0
