@@ -87,16 +87,8 @@ class SentenceTransformerEmbedder:
         self.dimensions = int(dims)
         self.max_tokens = int(self._model.max_seq_length or 512)
         self._tokenizer = self._model.tokenizer
-        # A private copy of the fast tokenizer with padding and truncation off counts exactly,
-        # without the "longer than the maximum" warning, and leaves the model's own untouched.
         backend = getattr(self._tokenizer, "backend_tokenizer", None)
-        self._counter = None
-        if backend is not None:
-            from tokenizers import Tokenizer
-
-            self._counter = Tokenizer.from_str(backend.to_str())
-            self._counter.no_padding()
-            self._counter.no_truncation()
+        self._counter = _exact_counter(backend) if backend is not None else None
 
     def embed(self, texts: Sequence[str], progress: Callable[[int], object] | None = None) -> np.ndarray:
         """Encode `texts` in slices, so a progress bar can follow a long build."""
@@ -147,6 +139,17 @@ def _load(name: str) -> SentenceTransformer:
             "pass a sentence-transformers model name or a local folder with --model (or QA_MODEL), "
             "or leave it unset for the bundled all-MiniLM-L6-v2"
         ) from exc
+
+
+def _exact_counter(tokenizer: Any) -> Any:
+    """A private copy of a fast tokenizer with padding and truncation off: it counts exactly,
+    without the "longer than the maximum" warning, and leaves the model's own tokenizer untouched."""
+    from tokenizers import Tokenizer
+
+    counter = Tokenizer.from_str(tokenizer.to_str())
+    counter.no_padding()
+    counter.no_truncation()
+    return counter
 
 
 def load_embedder(name: str | None = None, backend: str = DEFAULT_BACKEND) -> Embedder:
@@ -200,9 +203,7 @@ class OnnxEmbedder:
             ) from exc
         self.dimensions = int(meta["dimensions"])
         self.max_tokens = int(meta["max_tokens"])
-        self._counter = Tokenizer.from_str(self._tokenizer.to_str())
-        self._counter.no_padding()
-        self._counter.no_truncation()
+        self._counter = _exact_counter(self._tokenizer)
         self._tokenizer.enable_truncation(self.max_tokens)
         self._tokenizer.enable_padding()
 

@@ -102,11 +102,12 @@ class Retriever:
         if candidates.sentences.size == 0:
             return Retrieval(query, (), passages)
         scores = score(candidates)
-        order = np.lexsort((candidates.sentences, -scores))[:limit]
+        order = np.lexsort((candidates.sentences, -scores))[:limit].tolist()
+        spans = [self.index.sentences[candidates.sentences[i]].tolist() for i in order]
+        # One tokenizer call for all hits: this runs on every question.
+        hit_tokens = _lexical.tokenize([self.index.articles[a].text[s:e] for a, s, e in spans])
         hits = []
-        for i in order.tolist():
-            article, start, end = self.index.sentences[candidates.sentences[i]].tolist()
-            text = self.index.articles[article].text
+        for i, (article, start, end), sentence_tokens in zip(order, spans, hit_tokens, strict=True):
             hits.append(
                 Hit(
                     article=self.index.articles[article],
@@ -114,7 +115,7 @@ class Retriever:
                     end=end,
                     score=round(float(scores[i]), 6),
                     cosine=float(candidates.cosine[i]),
-                    coverage=self._coverage(tokens, text[start:end]),
+                    coverage=self._coverage(tokens, sentence_tokens),
                 )
             )
         return Retrieval(query, tuple(hits), passages)
@@ -156,12 +157,12 @@ class Retriever:
             query_vector=vector,
         )
 
-    def _coverage(self, query_tokens: list[str], sentence: str) -> float:
-        """Share of the query's IDF weight whose terms the sentence contains."""
+    def _coverage(self, query_tokens: list[str], sentence_tokens: list[str]) -> float:
+        """Share of the query's IDF weight whose terms the (tokenized) sentence contains."""
         unique = sorted(set(query_tokens))
         if not unique:
             return 0.0
-        present = set(_lexical.tokenize([sentence])[0])
+        present = set(sentence_tokens)
         weights = [self._idf[self._vocab[t]] if t in self._vocab else self._idf_unknown for t in unique]
         found = sum(w for t, w in zip(unique, weights, strict=True) if t in present)
         return float(found / sum(weights))

@@ -51,8 +51,9 @@ def user_questions(history: Any) -> list[str]:
     for message in history:
         if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
             raise InvalidQuestionError('each history message must be {"role": "user" | "assistant", "content": str}')
-        if message["role"] == "user" and _text(message.get("content")).strip():
-            questions.append(_text(message["content"]))
+        text = _text(message.get("content"))
+        if message["role"] == "user" and text.strip():
+            questions.append(text)
     return questions
 
 
