@@ -14,7 +14,16 @@ from ._corpus import Corpus, article_hash, read_corpus
 from ._embed import DEFAULT_BACKEND, Embedder, load_embedder
 from ._errors import BuildError, QAError
 from ._segment import SentenceChunker, make_chunker
-from ._store import FORMAT_VERSION, IndexData, Manifest, StoredIndex, build_lock, load_index, write_index
+from ._store import (
+    FORMAT_VERSION,
+    IndexData,
+    Manifest,
+    StoredIndex,
+    build_lock,
+    load_index,
+    vector_index_kind,
+    write_index,
+)
 from ._types import Article, BuildReport
 
 CHUNK_TOKENS = 200
@@ -23,10 +32,16 @@ OVERLAP_SENTENCES = 1
 
 @dataclass(frozen=True)
 class BuildSettings:
-    """Chunking settings; recorded in the manifest."""
+    """Chunking settings; recorded in the manifest.
+
+    `sentence_vectors` is "pooled" (each sentence's vector is the mean of its token vectors
+    from the chunk pass, so every text is embedded once) or "separate" (each sentence is
+    embedded again on its own).
+    """
 
     chunk_tokens: int = CHUNK_TOKENS
     overlap_sentences: int = OVERLAP_SENTENCES
+    sentence_vectors: str = "pooled"
 
 
 def build_index(
@@ -78,14 +93,22 @@ def build_corpus(
         with build_lock(root):
             embedder = embedder or load_embedder(model, backend)
             chunker = _chunker(embedder, settings)
-            previous = None if full else _reusable(root, embedder, chunker.settings)
-            data, reused = _index_data(list(corpus.articles), embedder, chunker, previous, progress)
+            chunking = {**chunker.settings, "sentence_vectors": settings.sentence_vectors}
+            previous = None if full else _reusable(root, embedder, chunking)
+            data, reused = _index_data(
+                list(corpus.articles),
+                embedder,
+                chunker,
+                previous,
+                progress,
+                pooled=settings.sentence_vectors == "pooled",
+            )
             manifest = Manifest(
                 format_version=FORMAT_VERSION,
                 model=embedder.name,
                 backend=embedder.backend,
                 dimensions=embedder.dimensions,
-                chunking=chunker.settings,
+                chunking=chunking,
                 bm25=dict(_lexical.SETTINGS),
                 corpus_hash=corpus.hash,
                 articles=len(data.articles),
@@ -93,6 +116,7 @@ def build_corpus(
                 chunks=len(data.chunks),
                 built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 build_seconds=round(time.perf_counter() - started, 2),
+                vector_index=vector_index_kind(len(data.chunks)),
             )
             write_index(root, data, manifest)
     except QAError:
@@ -118,6 +142,8 @@ def build_corpus(
 
 
 def _chunker(embedder: Embedder, settings: BuildSettings) -> SentenceChunker:
+    if settings.sentence_vectors not in ("pooled", "separate"):
+        raise BuildError(f"sentence_vectors must be 'pooled' or 'separate', not {settings.sentence_vectors!r}")
     # Two word pieces of the window go to the model's [CLS] and [SEP].
     chunk_tokens = min(settings.chunk_tokens, embedder.max_tokens - 2)
     return make_chunker(embedder.count_tokens, chunk_tokens, settings.overlap_sentences)
@@ -142,6 +168,8 @@ def _index_data(
     chunker: SentenceChunker,
     previous: StoredIndex | None,
     progress: bool,
+    *,
+    pooled: bool = True,
 ) -> tuple[IndexData, int]:
     """Sentences, chunks, vectors and BM25 for `articles`; (data, articles reused from `previous`).
 
@@ -167,6 +195,8 @@ def _index_data(
     chunk_source: list[int] = []
     new_sentences: list[str] = []
     new_chunks: list[str] = []
+    # For each new chunk, its sentences: (index into new_sentences, span relative to the chunk).
+    new_members: list[list[tuple[int, tuple[int, int]]]] = []
     reused = 0
     for a, article in enumerate(tqdm(articles, desc="Splitting", unit="article", disable=not progress)):
         text = article.text
@@ -184,6 +214,7 @@ def _index_data(
             continue
         units = chunker.units(text)
         sentences = [text[u.start : u.end] for u in units]
+        first_new = len(new_sentences)
         for span, sentence in zip(units, sentences, strict=True):
             sentence_rows.append((a, span.start, span.end))
             sentence_source.append(-1 - len(new_sentences))
@@ -191,12 +222,22 @@ def _index_data(
         for first, last in chunker.pack(embedder.count_tokens(s) for s in sentences):
             chunk_rows.append((a, base + first, base + last))
             chunk_source.append(-1 - len(new_chunks))
-            new_chunks.append(text[units[first].start : units[last - 1].end])
+            offset = units[first].start
+            new_chunks.append(text[offset : units[last - 1].end])
+            new_members.append(
+                [(first_new + k, (units[k].start - offset, units[k].end - offset)) for k in range(first, last)]
+            )
     if not sentence_rows:
         raise BuildError("the corpus has no sentences to index; check that its articles contain text")
-    with tqdm(total=len(new_sentences) + len(new_chunks), desc="Embedding", unit="text", disable=not progress) as bar:
-        fresh_chunks = embedder.embed(new_chunks, progress=bar.update)
-        fresh_sentences = embedder.embed(new_sentences, progress=bar.update)
+    total = len(new_chunks) + (0 if pooled else len(new_sentences))
+    with tqdm(total=total, desc="Embedding", unit="text", disable=not progress) as bar:
+        if pooled:
+            spans = [[span for _, span in members] for members in new_members]
+            fresh_chunks, pooled_rows = embedder.embed_spans(new_chunks, spans, progress=bar.update)
+            fresh_sentences = _sentence_means(new_members, pooled_rows, len(new_sentences), embedder.dimensions)
+        else:
+            fresh_chunks = embedder.embed(new_chunks, progress=bar.update)
+            fresh_sentences = embedder.embed(new_sentences, progress=bar.update)
 
     def gather(source: list[int], fresh: np.ndarray, kept: np.ndarray | None) -> np.ndarray:
         out = np.zeros((len(source), embedder.dimensions), dtype=np.float32)
@@ -230,3 +271,18 @@ def _index_data(
         },
     )
     return data, reused
+
+
+def _sentence_means(
+    members: list[list[tuple[int, tuple[int, int]]]], pooled: list[np.ndarray], count: int, dimensions: int
+) -> np.ndarray:
+    """Each sentence's vector: the normalised mean of its pooled vectors in the chunks holding it
+    (a sentence in the overlap of two chunks is seen in both contexts)."""
+    sums = np.zeros((count, dimensions), dtype=np.float32)
+    for chunk_members, rows in zip(members, pooled, strict=True):
+        for (sentence, _), row in zip(chunk_members, rows, strict=True):
+            sums[sentence] += row
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise BuildError("a sentence is in no chunk; this is a bug in chunking, please report it")
+    return np.asarray(sums / norms, dtype=np.float32)

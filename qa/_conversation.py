@@ -1,8 +1,10 @@
 """Follow-up questions without an LLM: carry key terms from the previous turn into the query.
 
 Pure text in, text out. "Which outlet did he tell that to?" after "What did Grushko say Moscow
-will seek?" is searched as "Which outlet did he tell that to? Grushko Moscow seek"; the engine
-also boosts the articles the previous turn cited.
+will seek?" is searched as "Which outlet did he tell that to? Grushko Moscow": a follow-up that
+asks something of its own only borrows the names its pronouns stand for, while "What about
+Kyiv?" or "Why?" borrows the whole previous subject. The engine also boosts the articles the
+previous turn cited.
 """
 
 from __future__ import annotations
@@ -53,14 +55,19 @@ def is_follow_up(question: str) -> bool:
 def rewrite(question: str, history: Sequence[str]) -> str:
     """The query to search for `question`, given the earlier questions (oldest first).
 
-    A follow-up is searched with the key terms of the previous turn's own query appended, so a
-    chain of follow-ups keeps its subject; any other question is searched as it is.
+    A follow-up is searched with key terms of the previous turn's own query appended, so a chain
+    of follow-ups keeps its subject; any other question is searched as it is. A follow-up with
+    content words of its own ("Which outlet did he tell that to?") takes only the previous
+    names, since the previous predicate would pull the search back to the previous answer.
     """
     if not history or not is_follow_up(question):
         return question
     previous = rewrite(history[-1], history[:-1])
     own = {w.lower() for w in _words(question)}
-    carried = [t for t in key_terms(previous) if t.lower() not in own][:MAX_CARRIED]
+    terms = key_terms(previous)
+    if key_terms(question) and not question.lower().strip().startswith(_CONTINUATIONS):
+        terms = [t for t in terms if t[0].isupper()] or terms
+    carried = [t for t in terms if t.lower() not in own][:MAX_CARRIED]
     return f"{question} {' '.join(carried)}" if carried else question
 
 

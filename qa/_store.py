@@ -35,6 +35,38 @@ CURRENT = "CURRENT"
 BUILDS = "builds"
 TMP_PREFIX = ".tmp-"
 _BM25_PARTS = ("chunks", "sentences", "windows")
+# Chunk search is exact up to this many chunks, then HNSW: exact search costs a full scan per
+# question, about 10 ms at 100k chunks on 2 cores (benchmarks/faiss_curve.py).
+EXACT_LIMIT = 100_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 256
+
+
+def vector_index_kind(chunks: int) -> str:
+    """The FAISS index a build with this many chunks gets: "flat" (exact) or "hnsw"."""
+    return "flat" if chunks <= EXACT_LIMIT else "hnsw"
+
+
+def make_vector_index(vectors: np.ndarray, kind: str) -> Any:
+    """A FAISS inner-product index of `kind` ("flat" or "hnsw") over unit `vectors`."""
+    dimensions = vectors.shape[1]
+    if kind == "flat":
+        index: Any = faiss.IndexFlatIP(dimensions)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dimensions, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    else:
+        raise BuildError(f"unknown vector index {kind!r}; use 'flat' or 'hnsw'")
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    _tune(index)
+    return index
+
+
+def _tune(index: Any) -> None:
+    if isinstance(index, faiss.IndexHNSW):
+        # 100 candidates are asked for; a wide beam keeps their recall near exact search's.
+        index.hnsw.efSearch = HNSW_EF_SEARCH
 
 
 @dataclass(frozen=True)
@@ -53,6 +85,7 @@ class Manifest:
     chunks: int
     built_at: str
     build_seconds: float
+    vector_index: str = "flat"  # indexes written before this field existed were all flat
 
 
 @dataclass
@@ -84,6 +117,7 @@ class StoredIndex:
         self.chunk_vectors = data.chunk_vectors
         self.bm25 = data.bm25
         self._faiss = faiss.read_index(str(path / "chunks.faiss"))
+        _tune(self._faiss)
         if self._faiss.ntotal != len(self.chunks) or self._faiss.d != manifest.dimensions:
             raise IndexCorruptError(f"{path}: chunks.faiss does not match the manifest; rebuild with `qa build`")
 
@@ -151,9 +185,7 @@ def _write_files(folder: Path, data: IndexData, manifest: Manifest) -> None:
     np.save(folder / "chunks.npy", data.chunks.astype(np.int64))
     np.save(folder / "sentence_vectors.npy", data.sentence_vectors.astype(np.float32))
     np.save(folder / "chunk_vectors.npy", data.chunk_vectors.astype(np.float32))
-    flat = faiss.IndexFlatIP(manifest.dimensions)
-    flat.add(np.ascontiguousarray(data.chunk_vectors, dtype=np.float32))
-    faiss.write_index(flat, str(folder / "chunks.faiss"))
+    faiss.write_index(make_vector_index(data.chunk_vectors, manifest.vector_index), str(folder / "chunks.faiss"))
     for part in _BM25_PARTS:
         _lexical.save(data.bm25[part], folder / f"bm25_{part}")
     # The manifest goes last: a folder without one is never a complete build.

@@ -51,6 +51,15 @@ class FakeEmbedder:
             progress(len(texts))
         return out
 
+    def embed_spans(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        progress: Callable[[int], object] | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        pooled = [self.embed([text[a:b] for a, b in text_spans]) for text, text_spans in zip(texts, spans, strict=True)]
+        return self.embed(texts, progress), pooled
+
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 

@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from qa import build_index
+from qa import BuildError, build_index
 from qa._build import BuildSettings
 from qa._store import load_index
 from tests.conftest import FakeEmbedder
@@ -85,3 +86,43 @@ def test_full_and_changed_settings_embed_everything(tmp_path: Path) -> None:
     assert not report.incremental and report.embedded == 3
     report = build_index(corpus, index, embedder=FakeEmbedder(), settings=BuildSettings(chunk_tokens=8))
     assert report.incremental and report.reused == 3 and report.embedded == 0
+
+
+def test_sentence_vectors_are_pooled_from_the_chunk_pass(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    write(corpus, ARTICLES)
+
+    class Marking(FakeEmbedder):
+        """Each chunk's pooled sentence rows differ, so a sentence in two chunks gets their mean."""
+
+        def embed_spans(self, texts, spans, progress=None):  # type: ignore[no-untyped-def]
+            vectors, _ = super().embed_spans(texts, spans, progress)
+            pooled = []
+            for i, text_spans in enumerate(spans):
+                rows = np.zeros((len(text_spans), self.dimensions), dtype=np.float32)
+                rows[:, i % self.dimensions] = 1.0
+                pooled.append(rows)
+            return vectors, pooled
+
+    settings = BuildSettings(chunk_tokens=8)  # several overlapping chunks per article
+    build_index(corpus, index, embedder=Marking(), settings=settings)
+    stored = load_index(index)
+    assert stored.manifest.chunking["sentence_vectors"] == "pooled"
+    for s in range(len(stored.sentences)):
+        holders = [c for c, (_, first, last) in enumerate(stored.chunks.tolist()) if first <= s < last]
+        expected = np.zeros(64, dtype=np.float32)
+        expected[holders] = 1.0
+        assert np.allclose(stored.sentence_vectors[s], expected / np.linalg.norm(expected))
+
+
+def test_separate_sentence_vectors_embed_each_sentence_alone(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    write(corpus, ARTICLES)
+    counting = CountingEmbedder()
+    build_index(corpus, index, embedder=counting, settings=BuildSettings(sentence_vectors="separate"))
+    stored = load_index(index)
+    sentences = [stored.articles[a].text[s:e] for a, s, e in stored.sentences.tolist()]
+    assert set(sentences) <= set(counting.texts)
+    assert np.allclose(stored.sentence_vectors, FakeEmbedder().embed(sentences))
+    with pytest.raises(BuildError, match="sentence_vectors must be"):
+        build_index(corpus, index, embedder=FakeEmbedder(), settings=BuildSettings(sentence_vectors="twice"))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from qa import ModelError
-from qa._embed import OnnxEmbedder, SentenceTransformerEmbedder, cache_dir, load_embedder
+from qa._embed import OnnxEmbedder, SentenceTransformerEmbedder, cache_dir, load_embedder, pool_spans
 from qa._segment import split_sentences
 from tests.conftest import SEED
 
@@ -31,11 +31,37 @@ def test_onnx_int8_matches_torch() -> None:
     assert (onnx.name, onnx.dimensions, onnx.max_tokens) == (torch.name, torch.dimensions, torch.max_tokens)
     for text in texts:
         assert onnx.count_tokens(text) == torch.count_tokens(text)
-    # Dynamic int8 quantizes activations per batch, so a text's vector moves a little with its
-    # batch; the same batch gives the same bits, and a question is always embedded alone.
+    # One text per model call: a text's vector is the same bits whatever else is embedded with it.
     assert np.array_equal(onnx.embed(texts), a)
-    alone = np.vstack([onnx.embed([t]) for t in texts])
-    assert (alone * a).sum(axis=1).min() >= 0.98
+    assert np.array_equal(np.vstack([onnx.embed([t]) for t in texts]), a)
+
+
+def test_one_pass_gives_chunk_and_sentence_vectors() -> None:
+    text = SEED.read_text(encoding="utf-8")
+    spans = split_sentences(text)[:4]
+    offset = spans[0].start
+    chunk = text[offset : spans[-1].end]
+    local = [(s.start - offset, s.end - offset) for s in spans]
+    onnx, torch = OnnxEmbedder(), SentenceTransformerEmbedder()
+    vectors, [pooled] = onnx.embed_spans([chunk], [local])
+    assert np.array_equal(vectors, onnx.embed([chunk]))
+    assert pooled.shape == (4, 384) and np.allclose(np.linalg.norm(pooled, axis=1), 1.0, atol=1e-4)
+    # A span over the whole chunk is the chunk's own mean, less the [CLS] and [SEP] tokens.
+    _, [whole] = onnx.embed_spans([chunk], [[(0, len(chunk))]])
+    assert float(whole[0] @ vectors[0]) >= 0.95
+    # Both backends pool the same tokens.
+    torch_vectors, [torch_pooled] = torch.embed_spans([chunk], [local])
+    assert (torch_vectors * vectors).sum() >= 0.98
+    assert (torch_pooled * pooled).sum(axis=1).min() >= 0.97
+
+
+def test_pool_spans_skips_special_tokens_and_handles_cut_words() -> None:
+    hidden = np.array([[9.0, 9.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [9.0, -9.0]], dtype=np.float32)
+    offsets = [(0, 0), (0, 3), (4, 7), (7, 9), (0, 0)]  # [CLS] "one" "two" "##s" [SEP]
+    pooled = pool_spans(hidden, offsets, [(0, 3), (4, 9), (5, 8)])
+    assert np.allclose(pooled[0], [1.0, 0.0])
+    assert np.allclose(pooled[1], np.array([1.0, 2.0]) / np.sqrt(5))
+    assert np.allclose(pooled[2], pooled[1])  # a span cutting words takes the tokens it overlaps
 
 
 def test_export_is_cached_and_reused() -> None:

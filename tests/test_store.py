@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa import BuildError, CorpusError, Engine, IndexCorruptError, IndexMismatchError, IndexNotFoundError, build_index
@@ -145,3 +146,33 @@ def test_killed_build_leaves_the_old_index_serving(seed_index: Path, tmp_path: P
     # The next build clears the killed build's leftovers.
     fake_build(corpus, index)
     assert not any(p.name.startswith(".tmp-") for p in (index / "builds").iterdir())
+
+
+def test_large_indexes_get_hnsw_with_the_same_answers(
+    seed_corpus: Path, tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above EXACT_LIMIT chunks a build writes an HNSW index; on a real index it finds what exact search finds."""
+    import qa._store
+
+    monkeypatch.setattr(qa._store, "EXACT_LIMIT", 0)
+    index = tmp_path / "index"
+    build_index(seed_corpus, index)
+    hnsw = Engine(index)
+    assert hnsw.index.manifest.vector_index == "hnsw" and engine.index.manifest.vector_index == "flat"
+    assert type(hnsw.index._faiss).__name__ == "IndexHNSWFlat"
+    for vector in hnsw.index.chunk_vectors:
+        exact, _ = engine.index.search_chunks(vector, 10)
+        approximate, _ = hnsw.index.search_chunks(vector, 10)
+        assert approximate.tolist() == exact.tolist()
+    for question in ("what guarantees did Russia demand?", "Who is Alexander Grushko?", "what is the capital of Peru?"):
+        assert hnsw.ask(question) == engine.ask(question)
+
+
+def test_manifests_from_before_the_vector_index_field_load_as_flat(seed_corpus: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    fake_build(seed_corpus, index)
+    path = resolve(index) / "manifest.json"
+    raw = json.loads(path.read_text())
+    del raw["vector_index"]
+    path.write_text(json.dumps(raw))
+    assert read_manifest(index).vector_index == "flat" and load_index(index).search_chunks(np.ones(64), 1)[0].size == 1

@@ -1,0 +1,98 @@
+"""Embedding throughput: the build's embedding call against raw onnxruntime on the same texts.
+
+    .venv/bin/python benchmarks/embed_throughput.py [--squad ../shared/data/squad/dev-v1.1.json] [--texts 600] [--runs 5]
+
+The texts are the chunks a build makes of SQuAD v1.1 dev paragraphs. Each run times, in turn:
+`qa`'s `OnnxEmbedder.embed_spans` (the build's one pass: chunk vectors plus pooled sentence
+vectors); the same int8 model driven by hand with onnxruntime one text per call (tokenize, run,
+mean-pool, normalise); the same by hand in padded batches of 64 sorted by length; and, with
+`--torch`, sentence-transformers on torch. Prints medians over the runs and ratios to raw
+onnxruntime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from qa._build import BuildSettings, _chunker
+from qa._embed import OnnxEmbedder, SentenceTransformerEmbedder
+from qa._eval import load_squad
+
+
+def raw_onnxruntime(embedder: OnnxEmbedder, batch: int) -> Callable[[list[str]], np.ndarray]:
+    """The model driven by hand: what a user would write with onnxruntime and tokenizers."""
+    session, tokenizer = embedder._session, embedder._tokenizer  # same session, by hand
+
+    def run(texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), embedder.dimensions), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch):
+            rows = order[start : start + batch]
+            encoded = tokenizer.encode_batch([texts[i] for i in rows])
+            width = max(len(e.ids) for e in encoded)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for r, e in enumerate(encoded):
+                ids[r, : len(e.ids)], mask[r, : len(e.ids)] = e.ids, 1
+            hidden = session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0]
+            pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+            out[rows] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+        return out
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--squad", default="../shared/data/squad/dev-v1.1.json")
+    parser.add_argument("--texts", type=int, default=600)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--torch", action="store_true", help="also time sentence-transformers on torch")
+    args = parser.parse_args()
+    embedder = OnnxEmbedder()
+    chunker = _chunker(embedder, BuildSettings())
+    chunks: list[str] = []
+    spans: list[list[tuple[int, int]]] = []
+    for article in load_squad(args.squad).articles:
+        units = chunker.units(article.text)
+        sizes = [embedder.count_tokens(article.text[u.start : u.end]) for u in units]
+        for first, last in chunker.pack(sizes):
+            offset = units[first].start
+            chunks.append(article.text[offset : units[last - 1].end])
+            spans.append([(u.start - offset, u.end - offset) for u in units[first:last]])
+        if len(chunks) >= args.texts:
+            break
+    chunks, spans = chunks[: args.texts], spans[: args.texts]
+    tokens = sum(embedder.count_tokens(c) for c in chunks)
+    contenders: dict[str, Callable[[list[str]], object]] = {
+        "qa build pass (OnnxEmbedder.embed_spans)": lambda texts: embedder.embed_spans(texts, spans),
+        "raw onnxruntime, one text per call": raw_onnxruntime(embedder, 1),
+        "raw onnxruntime, padded batches of 64": raw_onnxruntime(embedder, 64),
+    }
+    if args.torch:
+        torch_embedder = SentenceTransformerEmbedder()
+        contenders["sentence-transformers on torch (batches of 64)"] = torch_embedder.embed
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(args.runs):
+        for name, run in contenders.items():
+            t = time.perf_counter()
+            run(chunks)
+            times[name].append(time.perf_counter() - t)
+    print(f"{len(chunks)} SQuAD chunks, {tokens / len(chunks):.0f} word pieces on average; median of {args.runs} runs")
+    reference = statistics.median(times["raw onnxruntime, one text per call"])
+    print("| path | chunks/s | ratio to raw onnxruntime (one per call) |")
+    print("| --- | --- | --- |")
+    for name, values in times.items():
+        seconds = statistics.median(values)
+        print(f"| {name} | {len(chunks) / seconds:.1f} | {reference / seconds:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Follow-up rewriting: pure text in, text out."""
+
+from __future__ import annotations
+
+from qa._conversation import example_questions, is_follow_up, key_terms, rewrite
+
+FIRST = "What did Grushko say Moscow will seek?"
+
+
+def test_a_question_of_its_own_is_searched_as_it_is() -> None:
+    assert rewrite("What is the capital of Peru?", [FIRST]) == "What is the capital of Peru?"
+    assert rewrite(FIRST, []) == FIRST
+    assert not is_follow_up("What guarantees did Russia demand from NATO?")
+
+
+def test_a_pronoun_with_its_own_predicate_borrows_only_names() -> None:
+    # "seek" would pull the search back to the first answer's sentence.
+    assert rewrite("Which outlet did he tell that to?", [FIRST]) == "Which outlet did he tell that to? Grushko Moscow"
+
+
+def test_continuations_and_bare_follow_ups_borrow_the_whole_subject() -> None:
+    assert rewrite("What about Kyiv?", [FIRST]) == "What about Kyiv? Grushko Moscow seek"
+    assert rewrite("Why?", [FIRST]) == "Why? Grushko Moscow seek"
+
+
+def test_a_chain_of_follow_ups_keeps_its_subject() -> None:
+    history = [FIRST, "Why?"]
+    assert rewrite("When did he say it?", history) == "When did he say it? Grushko Moscow seek"
+    assert rewrite("Which outlet reported it?", history) == "Which outlet reported it? Grushko Moscow"
+
+
+def test_key_terms_put_names_first_and_drop_question_words() -> None:
+    assert key_terms(FIRST) == ["Grushko", "Moscow", "seek"]
+    assert key_terms("Which outlet did he tell that to?") == ["outlet"]
+
+
+def test_example_questions_name_the_most_quoted_speakers() -> None:
+    texts = ["Grushko said no. Peskov told reporters. Grushko told Izvestia.", "He said so. Grushko added more."]
+    assert example_questions(texts, n=2) == ["What did Grushko say?", "What did Peskov say?"]
