@@ -25,7 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad", type=Path, default=SQUAD)
     parser.add_argument("--index", type=Path, default=Path(tempfile.gettempdir()) / "qa-squad-index")
-    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--rebuild", action="store_true", help="build again from scratch (full), timing it")
     parser.add_argument("--limit", type=int, default=0, help="ask only every k-th question to get about N")
     args = parser.parse_args()
     data = json.loads(args.squad.read_text(encoding="utf-8"))
@@ -44,7 +44,7 @@ def main() -> None:
         corpus.mkdir(parents=True, exist_ok=True)
         with open(corpus / "squad.jsonl", "w", encoding="utf-8") as out:
             out.writelines(json.dumps(r) + "\n" for r in records)
-        report = build_index(corpus, args.index)
+        report = build_index(corpus, args.index, full=True)  # --rebuild times a whole build
         print(
             f"build: {report.seconds:.1f} s for {report.articles} articles, {report.sentences} sentences, {report.chunks} chunks"
         )
