@@ -1,10 +1,11 @@
 """Build and query `qa` on a bulk JSONL corpus: build time, size on disk, peak memory, latency.
 
-    .venv/bin/python benchmarks/scale.py ../shared/data/news/bbc_news_2225.jsonl.gz [--queries 300]
+    .venv/bin/python benchmarks/scale.py ../shared/data/news/bbc_news_2225.jsonl.gz [--queries 300] [--index DIR]
 
 The build runs as `qa build` in a child process (peak memory is its max RSS). Queries are
 article titles, asked through `Engine.ask`; it also prints how often the titled article is
-the first one cited (a sanity check, not a quality measure).
+the first one cited (a sanity check, not a quality measure). `--index DIR` queries an index
+already built from that file (by `qa build`) instead of building one.
 """
 
 from __future__ import annotations
@@ -30,26 +31,34 @@ def main() -> None:
     parser.add_argument("jsonl", type=Path)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--backend", default="onnx")
+    parser.add_argument("--index", type=Path, help="query this index, built from the same file, instead of building")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        corpus, index = Path(tmp) / "corpus", Path(tmp) / "index"
-        corpus.mkdir()
-        (corpus / args.jsonl.name).symlink_to(args.jsonl.resolve())
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "qa", "build", "--corpus", str(corpus), "--index", str(index), "--backend", args.backend],
-            check=True, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        seconds = time.perf_counter() - start
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         from qa import Engine
 
-        engine = Engine(index)
-        m = engine.index.manifest
-        print(
-            f"{args.jsonl.name}: {m.articles} articles, {m.sentences} sentences, {m.chunks} chunks; "
-            f"build {seconds:.0f} s (wall, incl. start-up), index {folder_size(index) / 2**20:.0f} MiB, build peak RSS {peak_mb:.0f} MiB"
-        )
+        if args.index:
+            engine = Engine(args.index)
+            m = engine.index.manifest
+            print(
+                f"{args.jsonl.name}: {m.articles} articles, {m.sentences} sentences, {m.chunks} chunks (index {args.index})"
+            )
+        else:
+            corpus, index = Path(tmp) / "corpus", Path(tmp) / "index"
+            corpus.mkdir()
+            (corpus / args.jsonl.name).symlink_to(args.jsonl.resolve())
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "qa", "build", "--corpus", str(corpus), "--index", str(index), "--backend", args.backend],
+                check=True, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            seconds = time.perf_counter() - start
+            peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            engine = Engine(index)
+            m = engine.index.manifest
+            print(
+                f"{args.jsonl.name}: {m.articles} articles, {m.sentences} sentences, {m.chunks} chunks; "
+                f"build {seconds:.0f} s (wall, incl. start-up), index {folder_size(index) / 2**20:.0f} MiB, build peak RSS {peak_mb:.0f} MiB"
+            )
         opener = gzip.open if args.jsonl.suffix == ".gz" else open
         with opener(args.jsonl, "rt", encoding="utf-8") as lines:
             records = [json.loads(line) for line in lines]

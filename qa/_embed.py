@@ -275,6 +275,8 @@ class OnnxEmbedder:
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
+        # Threads that spin after a run would take the cores FAISS searches on next.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(self._model_path, options, providers=["CPUExecutionProvider"])
 
     def embed(self, texts: Sequence[str], progress: Callable[[int], object] | None = None) -> np.ndarray:
