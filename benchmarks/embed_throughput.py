@@ -46,7 +46,7 @@ def raw_parallel(embedder: OnnxEmbedder) -> Callable[[list[str]], np.ndarray]:
 
 def raw_onnxruntime(embedder: OnnxEmbedder, batch: int) -> Callable[[list[str]], np.ndarray]:
     """The model driven by hand: what a user would write with onnxruntime and tokenizers."""
-    session, tokenizer = embedder._session, embedder._tokenizer  # same session, by hand
+    session, tokenizer = embedder._new_session(os.cpu_count() or 1), embedder._tokenizer
 
     def run(texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), embedder.dimensions), dtype=np.float32)
