@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import numpy as np
 from tqdm import tqdm
 
 from . import _lexical
+from ._chunk import SentenceChunker, make_chunker
 from ._corpus import Corpus, article_hash, read_corpus
 from ._embed import DEFAULT_BACKEND, Embedder, load_embedder
 from ._errors import BuildError, QAError
-from ._segment import SentenceChunker, make_chunker
+from ._segment import iter_split
 from ._store import (
     FORMAT_VERSION,
     IndexData,
@@ -198,35 +200,39 @@ def _index_data(
     # For each new chunk, its sentences: (index into new_sentences, span relative to the chunk).
     new_members: list[list[tuple[int, tuple[int, int]]]] = []
     reused = 0
-    for a, article in enumerate(tqdm(articles, desc="Splitting", unit="article", disable=not progress)):
-        text = article.text
-        base = len(sentence_rows)
-        kept = old.get(article_hash(article))
-        if kept is not None and previous is not None:
-            s0, s1, c0, c1 = kept
-            sentence_rows += [(a, start, end) for _, start, end in previous.sentences[s0:s1].tolist()]
-            chunk_rows += [
-                (a, first - s0 + base, last - s0 + base) for _, first, last in previous.chunks[c0:c1].tolist()
-            ]
-            sentence_source += range(s0, s1)
-            chunk_source += range(c0, c1)
-            reused += 1
-            continue
-        units = chunker.units(text)
-        sentences = [text[u.start : u.end] for u in units]
-        first_new = len(new_sentences)
-        for span, sentence in zip(units, sentences, strict=True):
-            sentence_rows.append((a, span.start, span.end))
-            sentence_source.append(-1 - len(new_sentences))
-            new_sentences.append(sentence)
-        for first, last in chunker.pack(embedder.count_tokens(s) for s in sentences):
-            chunk_rows.append((a, base + first, base + last))
-            chunk_source.append(-1 - len(new_chunks))
-            offset = units[first].start
-            new_chunks.append(text[offset : units[last - 1].end])
-            new_members.append(
-                [(first_new + k, (units[k].start - offset, units[k].end - offset)) for k in range(first, last)]
-            )
+    hashes = [article_hash(article) for article in articles]
+    # Only new or changed articles are split; worker processes split ahead of this loop.
+    texts = [article.text for article, h in zip(articles, hashes, strict=True) if h not in old]
+    with closing(iter_split(texts)) as splits:
+        for a, article in enumerate(tqdm(articles, desc="Splitting", unit="article", disable=not progress)):
+            text = article.text
+            base = len(sentence_rows)
+            kept = old.get(hashes[a])
+            if kept is not None and previous is not None:
+                s0, s1, c0, c1 = kept
+                sentence_rows += [(a, start, end) for _, start, end in previous.sentences[s0:s1].tolist()]
+                chunk_rows += [
+                    (a, first - s0 + base, last - s0 + base) for _, first, last in previous.chunks[c0:c1].tolist()
+                ]
+                sentence_source += range(s0, s1)
+                chunk_source += range(c0, c1)
+                reused += 1
+                continue
+            measured = chunker.measure(text, next(splits))
+            units = [unit for unit, _ in measured]
+            first_new = len(new_sentences)
+            for span in units:
+                sentence_rows.append((a, span.start, span.end))
+                sentence_source.append(-1 - len(new_sentences))
+                new_sentences.append(text[span.start : span.end])
+            for first, last in chunker.pack(size for _, size in measured):
+                chunk_rows.append((a, base + first, base + last))
+                chunk_source.append(-1 - len(new_chunks))
+                offset = units[first].start
+                new_chunks.append(text[offset : units[last - 1].end])
+                new_members.append(
+                    [(first_new + k, (units[k].start - offset, units[k].end - offset)) for k in range(first, last)]
+                )
     if not sentence_rows:
         raise BuildError("the corpus has no sentences to index; check that its articles contain text")
     total = len(new_chunks) + (0 if pooled else len(new_sentences))

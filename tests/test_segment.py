@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-import itertools
+import warnings
 
-from qa._segment import SentenceChunker, paragraphs, split_sentences
+import pytest
+
+from qa import _segment
+from qa._segment import iter_split, paragraphs, split_sentences
 from tests.conftest import SEED, squad_articles
 
 QUOTE = "“I’ll be speaking to President Putin on Tuesday,” Trump told reporters aboard Air Force One."
-
-
-def words(text: str) -> int:
-    return len(text.split())
 
 
 def test_quotations_stay_whole_in_the_seed() -> None:
@@ -51,33 +50,24 @@ def test_paragraphs_soft_wraps_and_lines() -> None:
     assert [wrapped[s.start : s.end] for s in spans] == ["One para\nwrapped here.", "Second para."]
 
 
-def test_chunks_keep_whole_sentences_fit_and_overlap() -> None:
-    text = SEED.read_text(encoding="utf-8")
-    chunker = SentenceChunker(chunk_size=60, overlap_sentences=1, length_function=words)
-    units = chunker.units(text)
-    ranges = chunker.pack(words(text[u.start : u.end]) for u in units)
-    assert ranges[0][0] == 0 and ranges[-1][1] == len(units)
-    size = [words(text[u.start : u.end]) for u in units]
-    overlapping = 0
-    for (_, b), (c, d) in itertools.pairwise(ranges):
-        assert d > b, "every chunk adds a sentence"
-        if c < b:
-            overlapping += 1
-        else:  # the one allowed exception: the two sentences at the seam do not fit together
-            assert c == b and size[b - 1] + size[b] > 60
-    assert overlapping > len(ranges) // 2
-    for a, b in ranges:
-        assert sum(words(text[u.start : u.end]) for u in units[a:b]) <= 60
-    chunks = chunker.split_text(text)
-    assert all(chunk in text for chunk in chunks)
-    assert chunks[0].startswith("President Donald Trump") and chunks[-1].endswith("New Zealand.")
+def test_worker_processes_split_exactly_as_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [a["text"] for a in squad_articles()[:300]] + [SEED.read_text(encoding="utf-8")]
+    monkeypatch.setattr(_segment, "PARALLEL_CHARS", 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a fallback to one process would hide the workers' path
+        parallel = list(iter_split(texts, workers=2))
+    assert parallel == [split_sentences(t) for t in texts]
 
 
-def test_overlong_sentence_is_cut_into_units_that_fit() -> None:
-    text = "Intro sentence. " + ", ".join(f"item {i}" for i in range(200)) + "."
-    chunker = SentenceChunker(chunk_size=50, overlap_sentences=1, length_function=words)
-    units = chunker.units(text)
-    assert len(units) > 4
-    for unit in units:
-        piece = text[unit.start : unit.end]
-        assert piece == piece.strip() and words(piece) <= 50
+def test_small_inputs_stay_in_process_and_a_broken_pool_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = ["One. Two.", "Three here. Four there."]
+    assert list(iter_split(texts, workers=2)) == [split_sentences(t) for t in texts]  # under PARALLEL_CHARS
+
+    class Broken:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            raise OSError("no semaphores here")
+
+    monkeypatch.setattr(_segment, "PARALLEL_CHARS", 0)
+    monkeypatch.setattr(_segment, "ProcessPoolExecutor", Broken)
+    with pytest.warns(RuntimeWarning, match="splitting in this process instead"):
+        assert list(iter_split(texts, workers=2)) == [split_sentences(t) for t in texts]
