@@ -18,6 +18,7 @@ import urllib.request
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+from _results import Report, add_record_flag
 from gradio_client import Client
 
 from qa import Engine
@@ -54,7 +55,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", default="index")
     parser.add_argument("--calls", type=int, default=100)
+    add_record_flag(parser)
     args = parser.parse_args()
+    report = Report("api_latency", "`/ask` latency through the Gradio API", args.record)
     engine = Engine(args.index)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -79,13 +82,16 @@ def main() -> None:
                 timings[name].append(time.perf_counter() - start)
                 assert "citations" in result
         base_p50, _ = percentiles(timings["in-process Engine.ask"])
+        report.line(f"index {args.index}, {args.calls} calls each way after {len(QUESTIONS)} warm-up calls")
+        report.line()
+        report.line("| path | p50 | p95 | p50 vs in-process |")
+        report.line("| --- | --- | --- | --- |")
         for name, samples in timings.items():
             p50, p95 = percentiles(samples)
-            print(
-                f"{name:24s} calls {len(samples)}  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  p50 x{p50 / base_p50:.1f} of in-process"
-            )
+            report.line(f"| {name} | {p50:.1f} ms | {p95:.1f} ms | x{p50 / base_p50:.1f} |")
     finally:
         demo.close()
+    report.save()
 
 
 if __name__ == "__main__":

@@ -21,10 +21,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from _results import Report, add_record_flag
 
 from qa._build import BuildSettings, _chunker
 from qa._embed import OnnxEmbedder, SentenceTransformerEmbedder
 from qa._eval import load_squad
+from qa._segment import split_sentences
 
 
 def raw_parallel(embedder: OnnxEmbedder) -> Callable[[list[str]], np.ndarray]:
@@ -70,6 +72,7 @@ def raw_onnxruntime(embedder: OnnxEmbedder, batch: int) -> Callable[[list[str]],
 
 
 REFERENCE = "raw onnxruntime, one text per call, a thread per core on a 1-thread session"
+BUILD_PASS = "qa build pass (OnnxEmbedder.embed_spans)"
 
 
 def main() -> None:
@@ -78,15 +81,17 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=600)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--torch", action="store_true", help="also time sentence-transformers on torch")
+    add_record_flag(parser)
     args = parser.parse_args()
+    report = Report("embed_throughput", "Embedding throughput in the build (issue 5)", args.record)
     embedder = OnnxEmbedder()
     chunker = _chunker(embedder, BuildSettings())
     chunks: list[str] = []
     spans: list[list[tuple[int, int]]] = []
     for article in load_squad(args.squad).articles:
-        units = chunker.units(article.text)
-        sizes = [embedder.count_tokens(article.text[u.start : u.end]) for u in units]
-        for first, last in chunker.pack(sizes):
+        measured = chunker.measure(article.text, split_sentences(article.text))
+        units = [unit for unit, _ in measured]
+        for first, last in chunker.pack(size for _, size in measured):
             offset = units[first].start
             chunks.append(article.text[offset : units[last - 1].end])
             spans.append([(u.start - offset, u.end - offset) for u in units[first:last]])
@@ -95,7 +100,7 @@ def main() -> None:
     chunks, spans = chunks[: args.texts], spans[: args.texts]
     tokens = sum(embedder.count_tokens(c) for c in chunks)
     contenders: dict[str, Callable[[list[str]], object]] = {
-        "qa build pass (OnnxEmbedder.embed_spans)": lambda texts: embedder.embed_spans(texts, spans),
+        BUILD_PASS: lambda texts: embedder.embed_spans(texts, spans),
         "raw onnxruntime, one text per call, a thread per core on a 1-thread session": raw_parallel(embedder),
         "raw onnxruntime, one text per call": raw_onnxruntime(embedder, 1),
         "raw onnxruntime, padded batches of 64": raw_onnxruntime(embedder, 64),
@@ -109,13 +114,20 @@ def main() -> None:
             t = time.perf_counter()
             run(chunks)
             times[name].append(time.perf_counter() - t)
-    print(f"{len(chunks)} SQuAD chunks, {tokens / len(chunks):.0f} word pieces on average; median of {args.runs} runs")
+    report.line(
+        f"{len(chunks)} SQuAD chunks, {tokens / len(chunks):.0f} word pieces on average; median of {args.runs} runs"
+    )
+    report.line()
     reference = statistics.median(times[REFERENCE])
-    print("| path | chunks/s | ratio to the same done by hand (a thread per core, one text per call) |")
-    print("| --- | --- | --- |")
+    report.line("| path | chunks/s | ratio to the same done by hand (a thread per core, one text per call) |")
+    report.line("| --- | --- | --- |")
     for name, values in times.items():
         seconds = statistics.median(values)
-        print(f"| {name} | {len(chunks) / seconds:.1f} | {reference / seconds:.2f} |")
+        report.line(f"| {name} | {len(chunks) / seconds:.1f} | {reference / seconds:.2f} |")
+    report.line()
+    build_ratio = reference / statistics.median(times[BUILD_PASS])
+    report.target("build-pass throughput as a share of raw onnxruntime", build_ratio, 0.9, at_least=True)
+    report.save()
 
 
 if __name__ == "__main__":

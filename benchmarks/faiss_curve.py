@@ -19,6 +19,7 @@ import time
 
 import faiss
 import numpy as np
+from _results import Report, add_record_flag
 
 from qa._retrieve import CANDIDATE_CHUNKS
 from qa._store import EXACT_LIMIT, make_vector_index
@@ -54,16 +55,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,30000,100000,300000,1000000")
     parser.add_argument("--queries", type=int, default=200)
+    add_record_flag(parser)
     args = parser.parse_args()
+    report = Report("faiss_curve", "FAISS index type by size: synthetic clustered vectors (issue 5)", args.record)
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((2000, DIMENSIONS), dtype=np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     k = CANDIDATE_CHUNKS
-    print(
+    report.line(
         f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads; exact up to {EXACT_LIMIT:,} chunks, then HNSW"
     )
-    print("| vectors | index | build s | size MiB | p50 ms | p95 ms | recall@100 vs exact |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    report.line()
+    report.line("| vectors | index | build s | size MiB | p50 ms | p95 ms | recall@100 vs exact |")
+    report.line("| --- | --- | --- | --- | --- | --- | --- |")
     for n in (int(s) for s in args.sizes.split(",")):
         vectors = clustered(n, rng, centres)
         queries = clustered(args.queries, rng, vectors[rng.integers(0, n, args.queries)], noise=0.7)
@@ -81,14 +85,16 @@ def main() -> None:
                 assert exact_ids is not None
                 hits = [len(set(a.tolist()) & set(b.tolist())) / k for a, b in zip(ids, exact_ids, strict=True)]
                 recall = f"{statistics.mean(hits):.3f}"
-            print(
+            report.line(
                 f"| {n:,} | {kind} | {build:.1f} | {size:.0f} | {statistics.median(latencies):.2f} | "
                 f"{p95(latencies):.2f} | {recall} |",
-                flush=True,
             )
             del index
         del vectors
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    report.line()
+    report.line(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+    report.save()
 
 
 if __name__ == "__main__":

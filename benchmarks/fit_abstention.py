@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from _results import Report, add_record_flag
 
 from qa import Engine
 from qa._answer import COVERAGE_WEIGHT, MIN_SUPPORT
@@ -31,7 +32,11 @@ def main() -> None:
     parser.add_argument("--squad", default="../shared/data/squad/dev-v1.1.json")
     parser.add_argument("--index", type=Path, help="keep the tuning index here (default: a temporary folder)")
     parser.add_argument("--answer", type=float, default=0.96, help="least share of in-corpus questions answered")
+    add_record_flag(parser)
     args = parser.parse_args()
+    report = Report(
+        "fit_abstention", "Abstention threshold fit on the tuning half of SQuAD v1.1 dev (issue 4)", args.record
+    )
     squad = load_squad(args.squad)
     tuning_ids = {q.article_id for q in squad.questions if q.tuning}
     with tempfile.TemporaryDirectory() as tmp:
@@ -43,11 +48,12 @@ def main() -> None:
             hits = engine.ask_with_retrieval(q.question)[1].hits
             features[q.tuning].append((hits[0].cosine, hits[0].coverage) if hits else (-1.0, 0.0))
     inside, outside = np.array(features[True]), np.array(features[False])
-    print(
+    report.line(
         f"tuning index: {len(tuning_ids)} paragraphs; {len(inside)} in-corpus, {len(outside)} out-of-corpus questions"
     )
-    print("| coverage weight | threshold | answered in corpus | abstained out of corpus |")
-    print("| --- | --- | --- | --- |")
+    report.line()
+    report.line("| coverage weight | threshold | answered in corpus | abstained out of corpus |")
+    report.line("| --- | --- | --- | --- |")
     for weight in (0.0, 0.25, 0.5, 0.65, 0.8, 1.0):
         s_in = inside[:, 0] + weight * inside[:, 1]
         s_out = outside[:, 0] + weight * outside[:, 1]
@@ -57,13 +63,16 @@ def main() -> None:
             if answered >= args.answer and (best is None or abstained > best[2]):
                 best = (t, answered, abstained)
         if best:
-            print(f"| {weight} | {best[0]:.2f} | {best[1]:.3f} | {best[2]:.3f} |")
+            report.line(f"| {weight} | {best[0]:.2f} | {best[1]:.3f} | {best[2]:.3f} |")
+    report.line()
     s_in = inside[:, 0] + COVERAGE_WEIGHT * inside[:, 1]
     s_out = outside[:, 0] + COVERAGE_WEIGHT * outside[:, 1]
-    print(
+    report.line(
         f"shipped rule cosine + {COVERAGE_WEIGHT} * coverage >= {MIN_SUPPORT}: answers {(s_in >= MIN_SUPPORT).mean():.3f}, "
         f"abstains {(s_out < MIN_SUPPORT).mean():.3f}"
     )
+
+    report.save()
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import time
 import warnings
 from pathlib import Path
 
+from _results import Report, add_record_flag
+
 from qa import Engine
 from qa._build import build_corpus
 from qa._corpus import Corpus
@@ -43,7 +45,9 @@ def main() -> None:
     parser.add_argument(
         "--questions", type=int, default=2000, help="every n-th question so that about this many are asked"
     )
+    add_record_flag(parser)
     args = parser.parse_args()
+    report = Report("peer_langchain", "A peer side by side: LangChain on SQuAD v1.1 dev (issue 5)", args.record)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     try:
         from langchain_community.embeddings import HuggingFaceEmbeddings
@@ -79,7 +83,7 @@ def main() -> None:
             t = time.perf_counter()
             build_corpus(Corpus(tuple(articles), ()), index, full=True)
             qa_times.append(time.perf_counter() - t)
-            print(f"run {run + 1}: peer {peer_times[-1]:.1f} s, qa {qa_times[-1]:.1f} s", flush=True)
+            report.line(f"- run {run + 1}: peer {peer_times[-1]:.1f} s, qa {qa_times[-1]:.1f} s")
         assert store is not None
         engine = Engine(index)
         peer_hits, qa_sentence_hits, qa_passage_hits = 0, 0, 0
@@ -97,17 +101,22 @@ def main() -> None:
             qa_passage_hits += bool(retrieval.passages) and retrieval.passages[0] == q.article_id
         n = len(questions)
         peer_build, qa_build = statistics.median(peer_times), statistics.median(qa_times)
-        print(f"\nSQuAD v1.1 dev: {len(articles)} paragraphs, {n} questions; medians of {args.runs} builds")
-        print("| figure | LangChain peer | qa | ratio |")
-        print("| --- | --- | --- | --- |")
-        print(f"| build | {peer_build:.1f} s | {qa_build:.1f} s | qa {peer_build / qa_build:.2f}x faster |")
-        print(
+        report.line()
+        report.line(f"SQuAD v1.1 dev: {len(articles)} paragraphs, {n} questions; medians of {args.runs} builds")
+        report.line()
+        report.line("| figure | LangChain peer | qa | ratio |")
+        report.line("| --- | --- | --- | --- |")
+        report.line(f"| build | {peer_build:.1f} s | {qa_build:.1f} s | qa {peer_build / qa_build:.2f}x faster |")
+        report.line(
             f"| query p50 | {median_ms(peer_latency)} | {median_ms(qa_latency)} | {statistics.median(peer_latency) / statistics.median(qa_latency):.2f} |"
         )
-        print(
+        report.line(
             f"| top-1 contains a gold answer | {peer_hits / n:.3f} (600-char chunk) | {qa_sentence_hits / n:.3f} (one sentence) | |"
         )
-        print(f"| top-1 is the gold paragraph | - | {qa_passage_hits / n:.3f} | |")
+        report.line(f"| top-1 is the gold paragraph | - | {qa_passage_hits / n:.3f} | |")
+        report.line()
+        report.target("build speed-up over the peer (x)", peer_build / qa_build, 2.5, at_least=True)
+        report.save()
 
 
 if __name__ == "__main__":

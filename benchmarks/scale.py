@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _results import Report, add_record_flag
+
 
 def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
@@ -32,14 +34,22 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--backend", default="onnx")
     parser.add_argument("--index", type=Path, help="query this index, built from the same file, instead of building")
+    add_record_flag(parser)
     args = parser.parse_args()
+    stem = args.jsonl.name.split(".")[0]
+    reuters = stem.startswith("reuters")
+    report = Report(
+        f"scale_{stem}" + ("_queries" if args.index else ""),
+        f"Scale: {args.jsonl.name}" + (" (queries on an index built before)" if args.index else ""),
+        args.record,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         from qa import Engine
 
         if args.index:
             engine = Engine(args.index)
             m = engine.index.manifest
-            print(
+            report.line(
                 f"{args.jsonl.name}: {m.articles} articles, {m.sentences} sentences, {m.chunks} chunks (index {args.index})"
             )
         else:
@@ -55,7 +65,7 @@ def main() -> None:
             peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             engine = Engine(index)
             m = engine.index.manifest
-            print(
+            report.line(
                 f"{args.jsonl.name}: {m.articles} articles, {m.sentences} sentences, {m.chunks} chunks; "
                 f"build {seconds:.0f} s (wall, incl. start-up), index {folder_size(index) / 2**20:.0f} MiB, build peak RSS {peak_mb:.0f} MiB"
             )
@@ -73,10 +83,18 @@ def main() -> None:
             cited = answer.citations or answer.nearest
             first += bool(cited) and cited[0].article_id == str(record["id"])
         latencies.sort()
-        print(
+        p95 = latencies[int(0.95 * (len(latencies) - 1))] * 1000
+        report.line()
+        report.line(
             f"queries {len(sample)} (titles): p50 {statistics.median(latencies) * 1000:.1f} ms, "
-            f"p95 {latencies[int(0.95 * (len(latencies) - 1))] * 1000:.1f} ms; titled article cited first {first / len(sample):.2f}"
+            f"p95 {p95:.1f} ms; titled article cited first {first / len(sample):.2f}"
         )
+        if reuters:
+            report.line()
+            if not args.index:
+                report.target("Reuters-21578 full build (s)", seconds, 480, at_least=False)
+            report.target("Reuters query p95 (ms)", p95, 20, at_least=False)
+        report.save()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _results import Report, add_record_flag
+
 from qa import Engine, build_index
 
 SQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad" / "dev-v1.1.json"
@@ -27,7 +29,11 @@ def main() -> None:
     parser.add_argument("--index", type=Path, default=Path(tempfile.gettempdir()) / "qa-squad-index")
     parser.add_argument("--rebuild", action="store_true", help="build again from scratch (full), timing it")
     parser.add_argument("--limit", type=int, default=0, help="ask only every k-th question to get about N")
+    add_record_flag(parser)
     args = parser.parse_args()
+    report = Report(
+        "squad_eval", "SQuAD v1.1 dev: build, in-process latency and citations over all paragraphs", args.record
+    )
     data = json.loads(args.squad.read_text(encoding="utf-8"))
     records, questions = [], []
     for a in data["data"]:
@@ -44,12 +50,12 @@ def main() -> None:
         corpus.mkdir(parents=True, exist_ok=True)
         with open(corpus / "squad.jsonl", "w", encoding="utf-8") as out:
             out.writelines(json.dumps(r) + "\n" for r in records)
-        report = build_index(corpus, args.index, full=True)  # --rebuild times a whole build
-        print(
-            f"build: {report.seconds:.1f} s for {report.articles} articles, {report.sentences} sentences, {report.chunks} chunks"
+        built = build_index(corpus, args.index, full=True)  # --rebuild times a whole build
+        report.line(
+            f"build: {built.seconds:.1f} s for {built.articles} articles, {built.sentences} sentences, {built.chunks} chunks"
         )
     engine = Engine(args.index)
-    print(f"index built in {engine.index.manifest.build_seconds:.1f} s ({engine.index.manifest.built_at})")
+    report.line(f"index built in {engine.index.manifest.build_seconds:.1f} s ({engine.index.manifest.built_at})")
     texts = {r["id"]: r["text"] for r in records}
     cite1 = cite3 = ans1 = abstained = 0
     latencies = []
@@ -67,11 +73,16 @@ def main() -> None:
         ans1 += bool(cited) and cited[0].article_id == article_id and any(t in cited[0].sentence for _, _, t in gold)
     n = len(questions)
     latencies.sort()
-    p95 = latencies[int(0.95 * (n - 1))]
-    print(
-        f"questions {n}: cite@1 {cite1 / n:.3f}  cite@3 {cite3 / n:.3f}  ans@1 {ans1 / n:.3f}  "
-        f"abstained {abstained / n:.3f}  latency p50 {statistics.median(latencies) * 1000:.1f} ms  p95 {p95 * 1000:.1f} ms"
+    p50, p95 = statistics.median(latencies) * 1000, latencies[int(0.95 * (n - 1))] * 1000
+    report.line()
+    report.line("| questions | cite@1 | cite@3 | ans@1 | abstained | latency p50 | latency p95 |")
+    report.line("| --- | --- | --- | --- | --- | --- | --- |")
+    report.line(
+        f"| {n} | {cite1 / n:.3f} | {cite3 / n:.3f} | {ans1 / n:.3f} | {abstained / n:.3f} | {p50:.1f} ms | {p95:.1f} ms |"
     )
+    report.line()
+    report.target("query p50 in process (ms)", p50, 5, at_least=False)
+    report.save()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from _results import Report, add_record_flag
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -58,7 +60,14 @@ def first_answer_seconds(index: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    add_record_flag(parser)
     args = parser.parse_args()
+    report = Report(
+        "startup", "Start to first answer (`qa serve` to an `/ask` answer over HTTP, seed corpus)", args.record
+    )
+    report.line("| backend | median s | runs |")
+    report.line("| --- | --- | --- |")
+    medians = {}
     with tempfile.TemporaryDirectory() as tmp:
         for backend in ("onnx", "torch"):
             index = Path(tmp) / backend
@@ -67,9 +76,11 @@ def main() -> None:
                 check=True, capture_output=True,
             )  # fmt: skip
             times = [first_answer_seconds(index) for _ in range(args.runs)]
-            print(
-                f"{backend:5s} start to first answer: median {statistics.median(times):.2f} s over {len(times)} runs ({', '.join(f'{t:.2f}' for t in times)})"
-            )
+            medians[backend] = statistics.median(times)
+            report.line(f"| {backend} | {medians[backend]:.2f} | {', '.join(f'{t:.2f}' for t in times)} |")
+    report.line()
+    report.target("start to first answer with onnx (s)", medians["onnx"], 3.0, at_least=False)
+    report.save()
 
 
 if __name__ == "__main__":

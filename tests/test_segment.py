@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import gzip
+import itertools
+import json
 import warnings
 
+import pysbd
 import pytest
 
 from qa import _segment
-from qa._segment import iter_split, paragraphs, split_sentences
-from tests.conftest import SEED, squad_articles
+from qa._segment import iter_split, paragraphs, split_sentences, strip_span
+from qa._types import Span
+from tests.conftest import SEED, SHARED, shared_file, squad_articles
 
 QUOTE = "“I’ll be speaking to President Putin on Tuesday,” Trump told reporters aboard Air Force One."
 
@@ -71,3 +76,31 @@ def test_small_inputs_stay_in_process_and_a_broken_pool_falls_back(monkeypatch: 
     monkeypatch.setattr(_segment, "ProcessPoolExecutor", Broken)
     with pytest.warns(RuntimeWarning, match="splitting in this process instead"):
         assert list(iter_split(texts, workers=2)) == [split_sentences(t) for t in texts]
+
+
+def pysbd_reference(text: str) -> list[Span]:
+    """Sentence spans from pysbd's own `Segmenter.segment`, as qa split before `_English`."""
+    segmenter = pysbd.Segmenter(language="en", clean=False, char_span=False)
+    spans: list[Span] = []
+    for para in paragraphs(text):
+        block = text[para.start : para.end].replace("\n", " ")
+        cursor = 0
+        for piece in segmenter.segment(block):
+            sentence = piece.strip()
+            found = block.find(sentence, cursor) if sentence else cursor
+            if found < 0:
+                spans.extend(strip_span(text, para.start + cursor, para.end))
+                break
+            if sentence:
+                spans.append(Span(para.start + found, para.start + found + len(sentence)))
+                cursor = found + len(sentence)
+    return spans
+
+
+def test_faster_english_splits_exactly_as_pysbd_on_news_and_squad() -> None:
+    with gzip.open(shared_file(SHARED / "data" / "news" / "bbc_news_2225.jsonl.gz"), "rt", encoding="utf-8") as lines:
+        bbc = [json.loads(line)["text"] for line in itertools.islice(lines, 0, 2225, 9)]
+    texts = [a["text"] for a in squad_articles()[::7]] + bbc + [SEED.read_text(encoding="utf-8")]
+    assert sum(map(len, texts)) > 700_000
+    for text in texts:
+        assert split_sentences(text) == pysbd_reference(text)

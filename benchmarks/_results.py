@@ -1,0 +1,120 @@
+"""Shared by the benchmark scripts: print a run's figures and write them into RESULTS.md.
+
+Each script owns one section of `benchmarks/RESULTS.md`, between `<!-- run:NAME -->` and
+`<!-- /run:NAME -->`. A run replaces its section with the figures it printed, headed by the
+date, commit, machine, package versions and the exact command, so the file always holds the
+latest run of every benchmark. `--no-record` leaves the file alone (exploratory runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+LATEST_END = "<!-- latest runs end -->"
+PACKAGES = ("onnxruntime", "torch", "sentence-transformers", "faiss-cpu", "bm25s", "gradio", "langchain-community")
+
+
+def add_record_flag(parser: argparse.ArgumentParser) -> None:
+    """`--no-record`: print the figures without writing RESULTS.md."""
+    parser.add_argument("--no-record", dest="record", action="store_false", help="do not write benchmarks/RESULTS.md")
+
+
+class Report:
+    """Lines of a benchmark's output: printed as they come, written to RESULTS.md by `save`."""
+
+    def __init__(self, name: str, title: str, record: bool = True) -> None:
+        self.name, self.title, self.record = name, title, record
+        self.lines: list[str] = []
+
+    def line(self, text: str = "") -> None:
+        """Print `text` now and keep it for RESULTS.md."""
+        print(text, flush=True)
+        self.lines.append(text)
+
+    def target(self, what: str, measured: float, goal: float, *, at_least: bool) -> None:
+        """A target line: the measured figure, its ratio to the goal, and whether it is met."""
+        met = measured >= goal if at_least else measured <= goal
+        self.line(
+            f"- target {what} {'≥' if at_least else '≤'} {goal:g}: measured {measured:.2f}, "
+            f"{measured / goal:.2f} of the target, **{'met' if met else 'not met'}**"
+        )
+
+    def save(self) -> None:
+        """Replace this benchmark's section of RESULTS.md with this run (unless `--no-record`)."""
+        if not self.record:
+            return
+        section = "\n".join(
+            [
+                f"<!-- run:{self.name} -->",
+                f"### {self.title}",
+                "",
+                _provenance(),
+                "",
+                *self.lines,
+                f"<!-- /run:{self.name} -->",
+            ]
+        )
+        text = RESULTS.read_text(encoding="utf-8")
+        pattern = re.compile(rf"<!-- run:{re.escape(self.name)} -->.*?<!-- /run:{re.escape(self.name)} -->", re.S)
+        if pattern.search(text):
+            text = pattern.sub(lambda _: section, text)
+        elif LATEST_END in text:
+            text = text.replace(LATEST_END, f"{section}\n\n{LATEST_END}")
+        else:
+            text = f"{text.rstrip()}\n\n{section}\n"
+        RESULTS.write_text(text, encoding="utf-8")
+        print(f"(written to {RESULTS.relative_to(ROOT)}, section {self.name!r})", file=sys.stderr)
+
+
+def _provenance() -> str:
+    """When, on what code and machine, with which packages and command a run was made."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    versions = []
+    for package in PACKAGES:
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    command = shlex.join([".venv/bin/python", os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
+    return (
+        f"{when} · commit {_commit()} · {_machine()} · Python {platform.python_version()}, {', '.join(versions)}\n\n"
+        f"`{command}`"
+    )
+
+
+def _commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "") if head.returncode == 0 else "unknown"
+
+
+def _machine() -> str:
+    cpu, memory = platform.processor() or platform.machine(), ""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        cpu = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), cpu)
+        kib = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
+        memory = f", {kib / 2**20:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    return f"{os.cpu_count()} cores ({cpu}){memory}"
