@@ -7,18 +7,14 @@ text (HighlightedText, Radio labels, escaped chat messages), never as HTML.
 from __future__ import annotations
 
 import html
-import os
 from dataclasses import asdict
 from typing import Any
-
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
-import gradio as gr
 
 from ._answer import context
 from ._conversation import example_questions
 from ._engine import Engine
 from ._errors import InvalidQuestionError, QAError
+from ._gradio import gr
 from ._types import Answer, Citation
 
 QUEUE_SIZE = 32  # waiting requests beyond this get a "busy" error at once, not a hang

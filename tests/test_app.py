@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,13 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-
-import gradio as gr
 from gradio_client import Client
 
 from qa import Engine, QAError, build_index
+from qa._gradio import gr  # as the app imports it, so the tests run what users run
 from qa.app import Handlers, create_app, launch, parse_auth, user_questions
 from tests.conftest import ROOT, FakeEmbedder
 
@@ -57,6 +56,18 @@ def server(engine: Engine) -> Iterator[str]:
 
 
 # Handlers, called directly.
+
+
+def test_gradio_imported_through_qa_keeps_its_shipped_stubs_and_works() -> None:
+    # A fresh interpreter: here gradio is already imported, and the hook only acts on a first import.
+    script = (
+        "import qa._gradio as g, gradio.component_meta as meta, pathlib, os;"
+        "stub = pathlib.Path(g.gr.components.textbox.__file__).with_suffix('.pyi');"
+        "print(meta.create_or_modify_pyi is g._keep_stubs, stub.is_file(), g.gr.Textbox('x').value,"
+        " os.environ['GRADIO_ANALYTICS_ENABLED'])"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["True", "True", "x", "False"]
 
 
 def test_ask_handler_returns_the_contract(engine: Engine) -> None:
