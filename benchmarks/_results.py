@@ -46,7 +46,7 @@ class Report:
         """A target line: the measured figure, its ratio to the goal, and whether it is met."""
         met = measured >= goal if at_least else measured <= goal
         self.line(
-            f"- target {what} {'≥' if at_least else '≤'} {goal:g}: measured {measured:.2f}, "
+            f"- target {what} {'≥' if at_least else '≤'} {goal:g}: measured {measured:.3g}, "
             f"{measured / goal:.2f} of the target, **{'met' if met else 'not met'}**"
         )
 

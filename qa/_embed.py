@@ -62,8 +62,37 @@ class Embedder(Protocol):
         """Word pieces in `text`, without the model's special tokens."""
         ...
 
+    def wordpieces(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """For each text, a row per word piece (no special tokens): the model's input embedding
+        of that piece, normalised. Static, context-free vectors, for cheap soft matching."""
+        ...
+
 
 T = TypeVar("T")
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.asarray(matrix / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+WORDPIECE_CACHE = 200_000  # texts whose word-piece ids are kept (a few MB of ids per 100,000)
+
+
+def _lookup(table: np.ndarray, tokenizer: Any, texts: Sequence[str], cache: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Rows of `table` for each text's word-piece ids under a `tokenizers.Tokenizer`.
+
+    The ids are kept per text in `cache`: a question re-ranks ten sentences, and tokenizing them
+    anew each time was a fifth of its latency. The cache is emptied when full (simple, and
+    safe under concurrent questions: at worst a text is tokenized twice).
+    """
+    missing = list(dict.fromkeys(t for t in texts if t not in cache))
+    if missing:
+        if len(cache) + len(missing) > WORDPIECE_CACHE:
+            cache.clear()
+        for text, encoding in zip(missing, tokenizer.encode_batch(missing, add_special_tokens=False), strict=True):
+            cache[text] = np.asarray(encoding.ids, dtype=np.int64)
+    return [table[cache[text]] for text in texts]
 
 
 def _unit_mean(hidden: np.ndarray) -> np.ndarray:
@@ -128,6 +157,8 @@ class SentenceTransformerEmbedder:
         self._tokenizer = self._model.tokenizer
         backend = getattr(self._tokenizer, "backend_tokenizer", None)
         self._counter = _exact_counter(backend) if backend is not None else None
+        self._pieces: np.ndarray | None = None
+        self._piece_ids: dict[str, np.ndarray] = {}
 
     def embed(self, texts: Sequence[str], progress: Callable[[int], object] | None = None) -> np.ndarray:
         """Encode `texts` in slices, so a progress bar can follow a long build."""
@@ -174,6 +205,17 @@ class SentenceTransformerEmbedder:
             if progress:
                 progress(len(batch))
         return vectors, pooled
+
+    def wordpieces(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Normalised input embeddings of each text's word pieces (see `Embedder.wordpieces`)."""
+        if self._pieces is None:
+            transformer: Any = self._model[0]
+            weight = transformer.auto_model.get_input_embeddings().weight
+            self._pieces = _unit_rows(weight.detach().float().cpu().numpy())
+        if self._counter is not None:
+            return _lookup(self._pieces, self._counter, texts, self._piece_ids)
+        ids = self._tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+        return [self._pieces[row] for row in ids]
 
     def count_tokens(self, text: str) -> int:
         """Word pieces of `text` under this model's tokenizer (no special tokens)."""
@@ -267,6 +309,8 @@ class OnnxEmbedder:
         self.dimensions = int(meta["dimensions"])
         self.max_tokens = int(meta["max_tokens"])
         self._counter = _exact_counter(self._tokenizer)
+        self._pieces: np.ndarray | None = None
+        self._piece_ids: dict[str, np.ndarray] = {}
         self._tokenizer.no_padding()  # tokenizer.json may pad to a fixed length; one text per call needs none
         self._tokenizer.enable_truncation(self.max_tokens)
         self._workers = os.cpu_count() or 1
@@ -340,6 +384,30 @@ class OnnxEmbedder:
     def count_tokens(self, text: str) -> int:
         """Word pieces of `text` (no special tokens)."""
         return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+    def wordpieces(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Normalised input embeddings of each text's word pieces (see `Embedder.wordpieces`)."""
+        if self._pieces is None:
+            self._pieces = _unit_rows(_input_embeddings(self._model_path))
+        return _lookup(self._pieces, self._counter, texts, self._piece_ids)
+
+
+def _input_embeddings(model_path: str) -> np.ndarray:
+    """The word-piece embedding table of an exported model, dequantized if it was quantized."""
+    import onnx
+    from onnx import numpy_helper
+
+    name = "inner.embeddings.word_embeddings.weight"
+    tables = {
+        t.name: numpy_helper.to_array(t) for t in onnx.load(model_path).graph.initializer if t.name.startswith(name)
+    }
+    if name in tables:
+        return np.asarray(tables[name], dtype=np.float32)
+    try:
+        quantized = tables[name + "_quantized"].astype(np.float32)
+        return np.asarray((quantized - float(tables[name + "_zero_point"])) * float(tables[name + "_scale"]))
+    except KeyError as exc:
+        raise ModelError(f"the ONNX model {model_path} has no {name}; delete its folder to export it again") from exc
 
 
 def _export(name: str, folder: Path) -> None:

@@ -30,11 +30,11 @@ PARALLEL_CHARS = 1_000_000
 class _English(English):  # type: ignore[misc]
     """pysbd's English, with the same output in about half the time.
 
-    pysbd tries every one of its ~200 abbreviations against each line of text, with regular
-    expressions, though only an abbreviation followed by a period can change the line ("a",
-    "no" and "st" are in nearly every line, as words). Each line is searched for just the
-    abbreviations it has followed by a period; replacements only ever remove periods, so no
-    other abbreviation could have matched later (tests compare it with pysbd's own output).
+    pysbd runs regular expressions for every one of its ~200 abbreviations that occurs in a
+    line as a substring ("a", "no" and "st" occur in nearly every line), though only one
+    followed by a period can change the line. Each line is searched for just the abbreviations
+    it has followed by a period; replacements only ever remove periods, so no other
+    abbreviation could have matched later (tests compare the output with pysbd's own).
     """
 
     class AbbreviationReplacer(English.AbbreviationReplacer):  # type: ignore[misc]

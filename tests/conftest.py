@@ -63,6 +63,10 @@ class FakeEmbedder:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
+    def wordpieces(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each word's own one-hot row: a word matches only itself."""
+        return [self.embed(re.findall(r"\w+", text.lower())) for text in texts]
+
 
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:

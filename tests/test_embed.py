@@ -36,6 +36,17 @@ def test_onnx_int8_matches_torch() -> None:
     assert np.array_equal(np.vstack([onnx.embed([t]) for t in texts]), a)
 
 
+def test_wordpieces_are_the_models_input_embeddings_on_both_backends() -> None:
+    texts = ["Moscow demands guarantees.", "moscow", ""]
+    onnx, torch = OnnxEmbedder(), SentenceTransformerEmbedder()
+    a, b = onnx.wordpieces(texts), torch.wordpieces(texts)
+    assert [len(x) for x in a] == [len(x) for x in b] == [onnx.count_tokens(t) for t in texts]
+    assert np.allclose(np.linalg.norm(a[0], axis=1), 1.0, atol=1e-5) and a[0].shape[1] == 384
+    assert np.array_equal(a[1][0], a[0][0])  # the same word piece, the same static vector
+    # onnx stores the table quantized to 8 bits; dequantized it stays close to torch's.
+    assert min(float(x @ y) for x, y in zip(a[0], b[0], strict=True)) >= 0.99
+
+
 def test_one_pass_gives_chunk_and_sentence_vectors() -> None:
     text = SEED.read_text(encoding="utf-8")
     spans = split_sentences(text)[:4]
