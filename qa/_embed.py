@@ -82,7 +82,7 @@ WORDPIECE_CACHE = 200_000  # texts whose word-piece ids are kept (a few MB of id
 def _lookup(table: np.ndarray, tokenizer: Any, texts: Sequence[str], cache: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Rows of `table` for each text's word-piece ids under a `tokenizers.Tokenizer`.
 
-    The ids are kept per text in `cache`: a question re-ranks ten sentences, and tokenizing them
+    The ids are kept per text in `cache`: a question re-ranks five sentences, and tokenizing them
     anew each time was a fifth of its latency. The cache is emptied when full (simple, and
     safe under concurrent questions: at worst a text is tokenized twice).
     """
