@@ -2,12 +2,13 @@
 
     .venv/bin/python benchmarks/late_interaction.py [--squad FILE] [--every 3]
 
-For every `--every`-th answerable SQuAD v1.1 dev question, takes the shipped ranking's top 3, 5
-or 10 candidate sentences and adds `w * MaxSim`: the mean, over the question's word pieces, of the
+For every `--every`-th answerable SQuAD v1.1 dev question, takes the first ranking's top 3, 5
+or 10 candidate sentences (before qa's own word-piece re-rank) and adds `w * MaxSim`: the mean, over the question's word pieces, of the
 best cosine to any word piece of the sentence, both from MiniLM's token vectors (the same
 int8 model as the index). Sentence tokens come from the sentence embedded alone ("alone") or
 inside the first chunk that holds it ("in chunk"). `w` is fitted on the tuning half only;
-the held-out half is reported at that `w` and at `w = 0` (the shipped order).
+the held-out half is reported at that `w` and at `w = 0` (no re-rank). The last rows are
+what qa ships: the same MaxSim over the model's static input embeddings of the word pieces.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from _results import Report, add_record_flag
 from qa import _lexical
 from qa._embed import OnnxEmbedder
 from qa._eval import _engine, _overlaps, default_index, load_squad
-from qa._retrieve import score
+from qa._retrieve import score, wordpiece_match
 
 SQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad" / "dev-v1.1.json"
 WEIGHTS = [0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 100.0]
@@ -103,8 +104,17 @@ def main() -> None:
             mode: np.array([float((question @ sentence_tokens(s, mode).T).max(axis=1).mean()) for s in ids.tolist()])
             for mode in ("alone", "in chunk")
         }
+        texts = [index.articles[a].text[st:en] for a, st, en in (index.sentences[s].tolist() for s in ids.tolist())]
+        static_question, *static_sentences = embedder.wordpieces([q.question, *texts])
         rows["tuning" if q.tuning else "held-out"].append(
-            (q.tuning, base[order], gold, maxsim["alone"], maxsim["in chunk"])
+            (
+                q.tuning,
+                base[order],
+                gold,
+                maxsim["alone"],
+                maxsim["in chunk"],
+                wordpiece_match(static_question, static_sentences),
+            )
         )
 
     def cite(split: str, mode: int, w: float, top: int) -> tuple[float, float]:
@@ -128,12 +138,16 @@ def main() -> None:
     )
     report.line("| --- | --- | --- | --- | --- | --- | --- |")
     base1, base3 = cite("held-out", 0, 0.0, 1)
-    report.line(f"| (shipped order) | - | 0 | {cite('tuning', 0, 0.0, 1)[0]:.3f} | {base1:.3f} | {base3:.3f} | 0 |")
-    for mode, name in enumerate(("alone", "in chunk")):
+    report.line(
+        f"| (first score, no re-rank) | - | 0 | {cite('tuning', 0, 0.0, 1)[0]:.3f} | {base1:.3f} | {base3:.3f} | 0 |"
+    )
+    for mode, name in enumerate(("alone", "in chunk", "static word pieces (shipped: top 5, w 1)")):
         for top in RERANKED:
             best = max(WEIGHTS, key=lambda w: (cite("tuning", mode, w, top)[0], -w))
             held1, held3 = cite("held-out", mode, best, top)
-            extra = f"{statistics.median(costs[top]) * 1000:.1f}" if mode == 0 else "(needs stored token vectors)"
+            extra = {0: f"{statistics.median(costs[top]) * 1000:.1f}", 1: "(needs stored token vectors)", 2: "under 1"}[
+                mode
+            ]
             report.line(
                 f"| {name} | {top} | {best} | {cite('tuning', mode, best, top)[0]:.3f} | {held1:.3f} | {held3:.3f} | {extra} |"
             )

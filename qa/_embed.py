@@ -388,8 +388,30 @@ class OnnxEmbedder:
     def wordpieces(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Normalised input embeddings of each text's word pieces (see `Embedder.wordpieces`)."""
         if self._pieces is None:
-            self._pieces = _unit_rows(_input_embeddings(self._model_path))
+            self._pieces = _wordpiece_table(Path(self._model_path))
         return _lookup(self._pieces, self._counter, texts, self._piece_ids)
+
+
+def _wordpiece_table(model_path: Path) -> np.ndarray:
+    """The normalised word-piece table of an exported model, kept beside it as `wordpieces.npy`.
+
+    Reading it from the ONNX file and dequantizing it takes about 0.35 s, which the first
+    question would wait for; the saved table is memory-mapped instead. If the cache folder is
+    read-only, the table is made in memory each time.
+    """
+    saved = model_path.with_name("wordpieces.npy")
+    try:
+        return np.asarray(np.load(saved, mmap_mode="r"))
+    except (OSError, ValueError):
+        pass
+    table = _unit_rows(_input_embeddings(str(model_path)))
+    try:
+        with tempfile.NamedTemporaryFile(dir=saved.parent, prefix=".wordpieces-", suffix=".npy", delete=False) as out:
+            np.save(out, table)
+        os.replace(out.name, saved)
+    except OSError:
+        pass  # a read-only cache: keep the table in memory only
+    return table
 
 
 def _input_embeddings(model_path: str) -> np.ndarray:

@@ -45,6 +45,9 @@ def test_wordpieces_are_the_models_input_embeddings_on_both_backends() -> None:
     assert np.array_equal(a[1][0], a[0][0])  # the same word piece, the same static vector
     # onnx stores the table quantized to 8 bits; dequantized it stays close to torch's.
     assert min(float(x @ y) for x, y in zip(a[0], b[0], strict=True)) >= 0.99
+    # The dequantized table is saved beside the model, and a new embedder reads the same one.
+    assert Path(onnx._model_path).with_name("wordpieces.npy").is_file()
+    assert all(np.array_equal(x, y) for x, y in zip(OnnxEmbedder().wordpieces(texts), a, strict=True))
 
 
 def test_one_pass_gives_chunk_and_sentence_vectors() -> None:
