@@ -90,8 +90,11 @@ def _lookup(table: np.ndarray, tokenizer: Any, texts: Sequence[str], cache: dict
     if missing:
         if len(cache) + len(missing) > WORDPIECE_CACHE:
             cache.clear()
-        for text, encoding in zip(missing, tokenizer.encode_batch(missing, add_special_tokens=False), strict=True):
-            cache[text] = np.asarray(encoding.ids, dtype=np.int64)
+        # One text at a time: `encode_batch` would wake the tokenizer's thread pool for a handful
+        # of sentences, and idle pool threads spin on the cores FAISS searches on next (as BLAS's
+        # did; see `_retrieve.wordpiece_match`).
+        for text in missing:
+            cache[text] = np.asarray(tokenizer.encode(text, add_special_tokens=False).ids, dtype=np.int64)
     return [table[cache[text]] for text in texts]
 
 

@@ -81,7 +81,9 @@ def wordpiece_match(question: np.ndarray, sentences: Sequence[np.ndarray]) -> np
     if len(question) == 0 or not filled:
         return out
     starts = np.cumsum([0] + [len(sentences[i]) for i in filled[:-1]])
-    cosines = question @ np.vstack([sentences[i] for i in filled]).T
+    # einsum, not @: a large product would wake BLAS threads that then spin on the cores FAISS
+    # searches on next (Reuters query p95 12 ms -> 35 ms).
+    cosines = np.einsum("qd,td->qt", question, np.vstack([sentences[i] for i in filled]))
     out[filled] = np.maximum.reduceat(cosines, starts, axis=1).mean(axis=0)
     return out
 
