@@ -135,7 +135,7 @@ class Retriever:
         order = order[:limit]
         spans = [self.index.sentences[candidates.sentences[i]].tolist() for i in order]
         # One tokenizer call for all hits: this runs on every question.
-        hit_tokens = _lexical.tokenize([self.index.articles[a].text[s:e] for a, s, e in spans])
+        hit_tokens = _lexical.tokenize([self._sentence_text(int(candidates.sentences[i])) for i in order])
         hits = []
         for i, (article, start, end), sentence_tokens in zip(order, spans, hit_tokens, strict=True):
             hits.append(
