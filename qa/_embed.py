@@ -408,12 +408,15 @@ def _wordpiece_table(model_path: Path) -> np.ndarray:
     except (OSError, ValueError):
         pass
     table = _unit_rows(_input_embeddings(str(model_path)))
+    partial: str | None = None
     try:
         with tempfile.NamedTemporaryFile(dir=saved.parent, prefix=".wordpieces-", suffix=".npy", delete=False) as out:
+            partial = out.name
             np.save(out, table)
-        os.replace(out.name, saved)
-    except OSError:
-        pass  # a read-only cache: keep the table in memory only
+        os.replace(partial, saved)
+    except OSError:  # a read-only or full cache: keep the table in memory only
+        if partial is not None:
+            Path(partial).unlink(missing_ok=True)
     return table
 
 
