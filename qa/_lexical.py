@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +26,8 @@ SETTINGS: dict[str, Any] = {
 _REPORTING_VERBS = ("say", "says", "said", "saying", "tell", "tells", "told", "telling")
 STOPWORDS: frozenset[str] = frozenset({*STOPWORDS_EN_PLUS, *_REPORTING_VERBS})
 _STOPWORDS = sorted(STOPWORDS)
+# bm25s.tokenize's own default pattern: the index is built with bm25s, and questions must split the same way.
+_WORDS = re.compile(r"(?u)\b\w\w+\b")
 
 
 @lru_cache(maxsize=1)
@@ -33,11 +36,15 @@ def _stemmer() -> Any:
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Lower-cased, stop-word-free, stemmed tokens of each text."""
-    tokens = bm25s.tokenize(
-        list(texts), stopwords=_STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False
-    )
-    return [list(t) for t in tokens]
+    """Lower-cased, stop-word-free, stemmed tokens of each text: what `bm25s.tokenize` gives with
+    this module's settings, without the progress bars and per-text stop-word set it builds on
+    every call (a third of a millisecond per call, twice per question)."""
+    stem = _stemmer().stemWords
+    out = []
+    for text in texts:
+        words = [w for w in _WORDS.findall(text.lower()) if w not in STOPWORDS]
+        out.append(stem(words) if words else [])
+    return out
 
 
 def build(texts: Sequence[str]) -> bm25s.BM25:
