@@ -114,7 +114,9 @@ def main() -> None:
     rows, meta = [], []
     for n, q in enumerate(tqdm([q for q in squad.questions if not q.impossible])):
         tokens = _lexical.tokenize([q.question])[0]
-        c = engine.retriever.candidates(q.question, tokens)
+        c = engine.retriever.candidates(
+            engine.retriever.embedder.embed_query(q.question)[0], engine.retriever.lexical_scores(tokens)
+        )
         if c.sentences.size == 0:
             continue
         feats = features(q.question, c, index)

@@ -13,8 +13,9 @@ from tqdm import tqdm
 from . import _lexical
 from ._chunk import SentenceChunker, make_chunker
 from ._corpus import Corpus, article_hash, read_corpus
-from ._embed import DEFAULT_BACKEND, Embedder, load_embedder
+from ._embed import DEFAULT_BACKEND, Embedder, SpanPass, load_embedder
 from ._errors import BuildError, QAError
+from ._late import TOKEN_DIMS, Projection, fit_projection, quantize
 from ._segment import iter_split
 from ._store import (
     FORMAT_VERSION,
@@ -38,12 +39,14 @@ class BuildSettings:
 
     `sentence_vectors` is "pooled" (each sentence's vector is the mean of its token vectors
     from the chunk pass, so every text is embedded once) or "separate" (each sentence is
-    embedded again on its own).
+    embedded again on its own). `token_dims` is how many dimensions each sentence's stored
+    token vectors keep (`_late`; a model with fewer keeps all of its own).
     """
 
     chunk_tokens: int = CHUNK_TOKENS
     overlap_sentences: int = OVERLAP_SENTENCES
     sentence_vectors: str = "pooled"
+    token_dims: int = TOKEN_DIMS
 
 
 def build_index(
@@ -95,7 +98,11 @@ def build_corpus(
         with build_lock(root):
             embedder = embedder or load_embedder(model, backend)
             chunker = _chunker(embedder, settings)
-            chunking = {**chunker.settings, "sentence_vectors": settings.sentence_vectors}
+            chunking = {
+                **chunker.settings,
+                "sentence_vectors": settings.sentence_vectors,
+                "token_dims": settings.token_dims,
+            }
             previous = None if full else _reusable(root, embedder, chunking)
             data, reused = _index_data(
                 list(corpus.articles),
@@ -104,6 +111,7 @@ def build_corpus(
                 previous,
                 progress,
                 pooled=settings.sentence_vectors == "pooled",
+                token_dims=settings.token_dims,
             )
             manifest = Manifest(
                 format_version=FORMAT_VERSION,
@@ -119,6 +127,7 @@ def build_corpus(
                 built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 build_seconds=round(time.perf_counter() - started, 2),
                 vector_index=vector_index_kind(len(data.chunks)),
+                tokens=len(data.token_codes),
             )
             write_index(root, data, manifest)
     except QAError:
@@ -146,6 +155,8 @@ def build_corpus(
 def _chunker(embedder: Embedder, settings: BuildSettings) -> SentenceChunker:
     if settings.sentence_vectors not in ("pooled", "separate"):
         raise BuildError(f"sentence_vectors must be 'pooled' or 'separate', not {settings.sentence_vectors!r}")
+    if settings.token_dims < 1:
+        raise BuildError(f"token_dims must be at least 1, not {settings.token_dims}")
     # Two word pieces of the window go to the model's [CLS] and [SEP].
     chunk_tokens = min(settings.chunk_tokens, embedder.max_tokens - 2)
     return make_chunker(embedder.count_tokens, chunk_tokens, settings.overlap_sentences)
@@ -172,12 +183,13 @@ def _index_data(
     progress: bool,
     *,
     pooled: bool = True,
+    token_dims: int = TOKEN_DIMS,
 ) -> tuple[IndexData, int]:
     """Sentences, chunks, vectors and BM25 for `articles`; (data, articles reused from `previous`).
 
     An article whose content hash is unchanged since `previous` keeps its sentences, chunks and
-    vectors; only new or changed articles are split and embedded. BM25 is always rebuilt, as its
-    statistics span the whole corpus.
+    vectors and token vectors; only new or changed articles are split and embedded. BM25 is
+    always rebuilt, as its statistics span the whole corpus.
     """
     old: dict[str, tuple[int, int, int, int]] = {}
     if previous is not None:
@@ -237,13 +249,17 @@ def _index_data(
         raise BuildError("the corpus has no sentences to index; check that its articles contain text")
     total = len(new_chunks) + (0 if pooled else len(new_sentences))
     with tqdm(total=total, desc="Embedding", unit="text", disable=not progress) as bar:
+        spans = [[span for _, span in members] for members in new_members]
+        fresh_chunks, passes = embedder.embed_spans(new_chunks, spans, progress=bar.update)
         if pooled:
-            spans = [[span for _, span in members] for members in new_members]
-            fresh_chunks, pooled_rows = embedder.embed_spans(new_chunks, spans, progress=bar.update)
+            pooled_rows = [p.vectors for p in passes]
             fresh_sentences = _sentence_means(new_members, pooled_rows, len(new_sentences), embedder.dimensions)
         else:
-            fresh_chunks = embedder.embed(new_chunks, progress=bar.update)
             fresh_sentences = embedder.embed(new_sentences, progress=bar.update)
+    # The previous index's projection keeps reused and new token codes comparable.
+    projection = previous.projection if previous is not None else None
+    projection, fresh_tokens = _token_codes(new_members, passes, len(new_sentences), projection, token_dims)
+    del passes
 
     def gather(source: list[int], fresh: np.ndarray, kept: np.ndarray | None) -> np.ndarray:
         out = np.zeros((len(source), embedder.dimensions), dtype=np.float32)
@@ -275,8 +291,66 @@ def _index_data(
             "sentences": _lexical.build(sentence_texts),
             "windows": _lexical.build(window_texts),
         },
+        projection=projection,
+        **_gather_tokens(sentence_source, fresh_tokens, previous),
     )
     return data, reused
+
+
+_Tokens = tuple[np.ndarray, np.ndarray, np.ndarray]  # (offsets with a leading 0, int8 codes, scales)
+_PROJECT_ROWS = 65_536  # token vectors projected at a time, to bound the float32 copy
+
+
+def _token_codes(
+    members: list[list[tuple[int, tuple[int, int]]]],
+    passes: list[SpanPass],
+    count: int,
+    projection: Projection | None,
+    dims: int,
+) -> tuple[Projection, _Tokens]:
+    """Each new sentence's token vectors from the first chunk holding it, projected (with
+    `projection`, or one fitted on them) and quantized."""
+    chosen: list[np.ndarray | None] = [None] * count
+    for chunk_members, passed in zip(members, passes, strict=True):
+        for (sentence, _), tokens in zip(chunk_members, passed.tokens, strict=True):
+            if chosen[sentence] is None:
+                chosen[sentence] = tokens
+    if any(t is None for t in chosen):
+        raise BuildError("a sentence is in no chunk; this is a bug in chunking, please report it")
+    rows = [t for t in chosen if t is not None]
+    width = rows[0].shape[1] if rows else (len(projection.mean) if projection else 0)
+    stacked = np.vstack(rows) if rows else np.zeros((0, width), dtype=np.float16)
+    if projection is None:
+        projection = fit_projection(stacked, dims)
+    codes = np.zeros((len(stacked), projection.dims), dtype=np.int8)
+    scale = np.zeros(len(stacked), dtype=np.float32)
+    for start in range(0, len(stacked), _PROJECT_ROWS):
+        block = slice(start, start + _PROJECT_ROWS)
+        codes[block], scale[block] = quantize(projection.apply(stacked[block]))
+    offsets = np.concatenate([[0], np.cumsum([len(t) for t in rows])]).astype(np.int64)
+    return projection, (offsets, codes, scale)
+
+
+def _gather_tokens(source: list[int], fresh: _Tokens, previous: StoredIndex | None) -> dict[str, np.ndarray]:
+    """The token arrays of the new index: each sentence's rows from the previous index (source
+    >= 0) or from this build's fresh ones (source -1 - k)."""
+    fresh_offsets, fresh_codes, fresh_scale = fresh
+    pieces: list[tuple[np.ndarray, np.ndarray]] = []
+    counts = np.zeros(len(source), dtype=np.int64)
+    for row, src in enumerate(source):
+        if src >= 0 and previous is not None:
+            a, b = int(previous.sentence_tokens[src]), int(previous.sentence_tokens[src + 1])
+            pieces.append((np.asarray(previous.token_codes[a:b]), previous.token_scale[a:b]))
+        else:
+            a, b = int(fresh_offsets[-1 - src]), int(fresh_offsets[-src])
+            pieces.append((fresh_codes[a:b], fresh_scale[a:b]))
+        counts[row] = b - a
+    width = fresh_codes.shape[1]
+    return {
+        "sentence_tokens": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        "token_codes": np.vstack([c for c, _ in pieces]) if pieces else np.zeros((0, width), dtype=np.int8),
+        "token_scale": np.concatenate([s for _, s in pieces]) if pieces else np.zeros(0, dtype=np.float32),
+    }
 
 
 def _sentence_means(

@@ -43,6 +43,12 @@ def key_terms(text: str) -> list[str]:
     return list(dict.fromkeys([*names, *content]))
 
 
+def term_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the key terms of `text` (`key_terms`), in order."""
+    terms = set(key_terms(text))
+    return [m.span() for m in _WORD.finditer(text) if m.group() in terms]
+
+
 def is_follow_up(question: str) -> bool:
     """Whether `question` leans on the previous turn (a pronoun, "what about", or no subject of its own)."""
     lowered = question.lower().strip()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import _lexical, _store
 from ._answer import compose
-from ._conversation import rewrite
+from ._conversation import rewrite, term_spans
 from ._embed import Embedder, canonical_model_name, load_embedder
 from ._errors import IndexMismatchError, InvalidQuestionError
 from ._retrieve import Retrieval, Retriever
@@ -91,11 +91,14 @@ class Engine:
         earlier = [check_question(q) for q in history]
         query = rewrite(text, earlier)
         boost: dict[str, float] = {}
+        focus = None
         if query != text:
             # The articles the previous turn cited stay in play for its follow-up.
             previous = self.retriever.search(rewrite(earlier[-1], earlier[:-1]), limit=top)
             boost = {hit.article.id: FOLLOW_UP_BOOST for hit in previous.hits}
-        retrieval = self.retriever.search(query, boost=boost, limit=max(top, 3))
+            # Carried terms find the article; a follow-up with words of its own picks the sentence by them.
+            focus = term_spans(text) or None
+        retrieval = self.retriever.search(query, boost=boost, limit=max(top, 3), focus=focus)
         return compose(text, retrieval.query, retrieval.hits, top=top), retrieval
 
     def article(self, article_id: str) -> Article:

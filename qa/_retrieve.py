@@ -7,21 +7,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _lexical
+from . import _late, _lexical
 from ._embed import Embedder
 from ._store import StoredIndex
 from ._types import Article
 
 CANDIDATE_CHUNKS = 100  # per retriever (dense and BM25) before fusion
-TOP_PASSAGES = 5  # articles whose retrieved chunks supply candidate sentences
-# Sentence score = cosine + BM25(sentence) + BM25(previous + sentence) + passage score.
+TOP_PASSAGES = 8  # articles whose retrieved chunks supply candidate sentences (5 -> 8: tuning cite@1 +0.4 points)
+# First score = cosine + BM25(sentence) + BM25(previous + sentence) + passage score.
 WEIGHTS = {"cosine": 0.5, "bm25": 0.25, "window": 0.25, "passage": 0.25}
-# The best RERANKED sentences then gain WORDPIECE_WEIGHT x their word-piece match (`wordpiece_match`).
-# Fitted on the tuning half of SQuAD v1.1 dev, every third question: re-ranking the top 5, 7
-# or 10 ties there (cite@1 0.744, from 0.714), and 5 tokenizes least per question. Held out:
-# 0.695 -> 0.723 (benchmarks/late_interaction.py has the contextual variants it was measured against).
-RERANKED = 5
-WORDPIECE_WEIGHT = 1.0
+# The best RERANKED sentences then gain late interaction (`_late.maxsim` over contextual token
+# vectors): of the sentence, of the previous sentence and the sentence together (an answer often
+# follows the sentence that names the question's subject), and of the chunk around it (the
+# passage as a whole). Fitted by coordinate ascent on cite@1 over the tuning half of SQuAD v1.1
+# dev (benchmarks/late_interaction.py); re-ranking 10 or 20 ties there.
+RERANKED = 20
+LATE_WEIGHTS = {"sentence": 3.0, "window": 4.85, "chunk": 3.15}
 
 
 @dataclass(frozen=True)
@@ -71,23 +72,6 @@ def score(c: Candidates) -> np.ndarray:
     )
 
 
-def wordpiece_match(question: np.ndarray, sentences: Sequence[np.ndarray]) -> np.ndarray:
-    """Late interaction over static word-piece vectors, for each sentence: the mean, over the
-    question's word pieces, of the best cosine to any word piece of the sentence (a soft share
-    of the question the sentence covers, which also credits near-synonyms and other forms of a
-    word). One matrix product for all sentences; an empty question or sentence scores 0."""
-    out = np.zeros(len(sentences), dtype=np.float64)
-    filled = [i for i, pieces in enumerate(sentences) if len(pieces)]
-    if len(question) == 0 or not filled:
-        return out
-    starts = np.cumsum([0] + [len(sentences[i]) for i in filled[:-1]])
-    # einsum, not @: a large product would wake BLAS threads that then spin on the cores FAISS
-    # searches on next (Reuters query p95 12 ms -> 35 ms).
-    cosines = np.einsum("qd,td->qt", question, np.vstack([sentences[i] for i in filled]))
-    out[filled] = np.maximum.reduceat(cosines, starts, axis=1).mean(axis=0)
-    return out
-
-
 def _minmax(values: np.ndarray) -> np.ndarray:
     if values.size == 0:
         return values
@@ -116,20 +100,33 @@ class Retriever:
         df = np.diff(indptr).astype(np.float64)
         self._idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
         self._idf_unknown = float(np.log(1.0 + (n_docs + 0.5) / 0.5))
+        self._chunk_first = np.ascontiguousarray(index.chunks[:, 1])
+        self._chunk_last = np.ascontiguousarray(index.chunks[:, 2])
 
-    def search(self, query: str, boost: Mapping[str, float] | None = None, limit: int = 10) -> Retrieval:
-        """Rank sentences for `query`; `boost` adds to the passage score of the named articles."""
+    def search(
+        self,
+        query: str,
+        boost: Mapping[str, float] | None = None,
+        limit: int = 10,
+        focus: Sequence[tuple[int, int]] | None = None,
+    ) -> Retrieval:
+        """Rank sentences for `query`; `boost` adds to the passage score of the named articles.
+
+        Only the words of `query` inside the character spans `focus` (all, if None) take part in
+        the late interaction that picks sentences: a follow-up carries earlier terms to find
+        the article, but its own words ask what it asks.
+        """
         tokens = _lexical.tokenize([query])[0]
-        candidates = self.candidates(query, tokens, boost)
+        vector, query_tokens = self.embedder.embed_query(query, focus)
+        candidates = self.candidates(vector, self.lexical_scores(tokens), boost)
         passages = tuple(self.index.articles[a].id for a in candidates.passages)
         if candidates.sentences.size == 0:
             return Retrieval(query, (), passages)
         scores = score(candidates)
         order = np.lexsort((candidates.sentences, -scores)).tolist()
         head = order[:RERANKED]
-        texts = [self._sentence_text(int(candidates.sentences[i])) for i in head]
-        question, *sentences = self.embedder.wordpieces([query, *texts])
-        scores[head] += WORDPIECE_WEIGHT * wordpiece_match(question, sentences)
+        late = self.late_features(query_tokens, candidates.sentences[head])
+        scores[head] += late @ np.array(list(LATE_WEIGHTS.values()))
         # Only the head is re-ordered; whatever follows keeps the first ranking's order.
         order = sorted(head, key=lambda i: (-scores[i], int(candidates.sentences[i]))) + order[RERANKED:]
         order = order[:limit]
@@ -150,12 +147,65 @@ class Retriever:
             )
         return Retrieval(query, tuple(hits), passages)
 
-    def candidates(self, query: str, tokens: list[str], boost: Mapping[str, float] | None = None) -> Candidates:
-        """Hybrid chunk retrieval, then the features of every sentence in the top articles' chunks."""
+    def late_features(self, query_tokens: np.ndarray, sentences: np.ndarray) -> np.ndarray:
+        """For each sentence row, its MaxSim with the question's tokens: alone, with the previous
+        sentence of its article, and over the chunk(s) holding it (columns as in LATE_WEIGHTS)."""
         index = self.index
-        vector = self.embedder.embed([query])[0]
+        out = np.zeros((len(sentences), len(LATE_WEIGHTS)), dtype=np.float64)
+        if len(sentences) == 0 or len(query_tokens) == 0:
+            return out
+        rows = sentences.astype(np.int64)
+        # Chunks are sorted by their sentence ranges; the ones holding sentence s are contiguous.
+        first_chunk = np.searchsorted(self._chunk_last, rows, side="right")
+        last_chunk = np.searchsorted(self._chunk_first, rows, side="right")
+        lo = np.minimum(index.chunks[first_chunk, 1], rows - 1).clip(min=0)
+        hi = np.maximum(index.chunks[last_chunk - 1, 2], rows + 1)
+        spans = zip(lo.tolist(), hi.tolist(), strict=True)
+        needed = np.unique(np.concatenate([np.arange(a, b) for a, b in spans]))
+        starts, ends = index.sentence_tokens[needed], index.sentence_tokens[needed + 1]
+        # Needed sentences come in runs (whole chunks): read each run's token rows in one slice.
+        breaks = np.flatnonzero(np.diff(needed) != 1) + 1
+        runs = [(int(a[0]), int(b[-1])) for a, b in zip(np.split(starts, breaks), np.split(ends, breaks), strict=True)]
+        codes = np.vstack([index.token_codes[a:b] for a, b in runs])
+        scale = np.concatenate([index.token_scale[a:b] for a, b in runs])
+        offsets = np.concatenate([[0], np.cumsum(ends - starts)])
+        question = index.projection.apply(query_tokens)
+        # best[q, k]: question token q's best cosine to any token of sentence needed[k].
+        best = _late.segment_best(question, _late.dequantize(codes, scale), offsets)
+        own = best[:, np.searchsorted(needed, rows)]
+        article_of = index.sentences[:, 0]
+        before = np.maximum(rows - 1, 0)
+        has_previous = (rows > 0) & (article_of[before] == article_of[rows])
+        window = np.where(has_previous, np.maximum(own, best[:, np.searchsorted(needed, before)]), own)
+        out[:, 0], out[:, 1] = own.mean(axis=0), window.mean(axis=0)
+        # A chunk's sentences are consecutive rows, so consecutive columns of `best`; chunks
+        # overlap, so their columns are gathered side by side and reduced in one call.
+        holders = zip(first_chunk.tolist(), last_chunk.tolist(), strict=True)
+        chunks = np.unique(np.concatenate([np.arange(a, b) for a, b in holders]))
+        _, first, last = index.chunks[chunks].T
+        widths = last - first
+        starts = np.cumsum(widths) - widths
+        columns = np.repeat(np.searchsorted(needed, first) - starts, widths) + np.arange(int(widths.sum()))
+        chunk_score = np.maximum.reduceat(best[:, columns], starts, axis=1).mean(axis=0)
+        # A sentence takes the best of the chunks holding it (consecutive entries of `chunks`).
+        lo, hi = np.searchsorted(chunks, first_chunk), np.searchsorted(chunks, last_chunk)
+        out[:, 2] = chunk_score[lo]
+        for step in range(1, int((hi - lo).max())):
+            out[:, 2] = np.maximum(out[:, 2], chunk_score[np.minimum(lo + step, hi - 1)])
+        return out
+
+    def lexical_scores(self, tokens: list[str]) -> dict[str, np.ndarray]:
+        """BM25 of every chunk, sentence and window (previous + sentence) for the question's tokens."""
+        return {part: _lexical.scores(self.index.bm25[part], tokens) for part in ("chunks", "sentences", "windows")}
+
+    def candidates(
+        self, vector: np.ndarray, lexical: Mapping[str, np.ndarray], boost: Mapping[str, float] | None = None
+    ) -> Candidates:
+        """Hybrid chunk retrieval for a question's vector and BM25 scores (`lexical_scores`),
+        then the features of every sentence in the top articles' chunks."""
+        index = self.index
         dense_ids, _ = index.search_chunks(vector, CANDIDATE_CHUNKS)
-        chunk_bm25 = _lexical.scores(index.bm25["chunks"], tokens)
+        chunk_bm25 = lexical["chunks"]
         lexical_ids = np.argsort(-chunk_bm25, kind="stable")[:CANDIDATE_CHUNKS]
         lexical_ids = lexical_ids[chunk_bm25[lexical_ids] > 0]
         chunks = np.union1d(dense_ids, lexical_ids)
@@ -163,27 +213,31 @@ class Retriever:
         chunk_article = index.chunks[chunks, 0]
         if boost:
             fused = fused + np.array([boost.get(index.articles[a].id, 0.0) for a in chunk_article.tolist()])
-        article_score: dict[int, float] = {}
-        for article, value in zip(chunk_article.tolist(), fused.tolist(), strict=True):
-            article_score[article] = max(value, article_score.get(article, -np.inf))
-        ranked = sorted(article_score, key=lambda a: (-article_score[a], a))
-        keep = set(ranked[:TOP_PASSAGES])
+        articles, which = np.unique(chunk_article, return_inverse=True)
+        article_score = np.full(len(articles), -np.inf)
+        np.maximum.at(article_score, which, fused)
+        best_first = np.lexsort((articles, -article_score))
+        ranked = articles[best_first]
+        kept = np.zeros(len(articles), dtype=bool)
+        kept[best_first[:TOP_PASSAGES]] = True
+        keep = kept[which]
 
         # Each candidate sentence takes the best score of the retrieved chunks holding it.
-        passage: dict[int, float] = {}
-        for row, value in zip(chunks.tolist(), fused.tolist(), strict=True):
-            article, first, last = index.chunks[row].tolist()
-            if article in keep:
-                for s in range(first, last):
-                    passage[s] = max(value, passage.get(s, -np.inf))
-        sentences = np.array(sorted(passage), dtype=np.int64)
+        _, first, last = index.chunks[chunks[keep]].T
+        lengths = last - first
+        members = np.repeat(first - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+        values = np.repeat(fused[keep], lengths)
+        order = np.lexsort((-values, members))
+        members, values = members[order], values[order]
+        unique = np.concatenate([[True], members[1:] != members[:-1]]) if len(members) else np.zeros(0, dtype=bool)
+        sentences, passage = members[unique].astype(np.int64), values[unique]
         return Candidates(
             sentences=sentences,
             cosine=index.sentence_vectors[sentences] @ vector,
-            bm25=_by_max(_lexical.scores(index.bm25["sentences"], tokens)[sentences]),
-            window=_by_max(_lexical.scores(index.bm25["windows"], tokens)[sentences]),
-            passage=_minmax(np.array([passage[s] for s in sentences.tolist()], dtype=np.float64)),
-            passages=tuple(ranked[:PASSAGES_REPORTED]),
+            bm25=_by_max(lexical["sentences"][sentences]),
+            window=_by_max(lexical["windows"][sentences]),
+            passage=_minmax(passage.astype(np.float64)),
+            passages=tuple(ranked[:PASSAGES_REPORTED].tolist()),
             query_vector=vector,
         )
 

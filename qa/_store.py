@@ -28,9 +28,10 @@ import numpy as np
 
 from . import _lexical
 from ._errors import BuildError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from ._late import Projection
 from ._types import Article
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: sentences' token vectors for late interaction
 CURRENT = "CURRENT"
 BUILDS = "builds"
 TMP_PREFIX = ".tmp-"
@@ -86,6 +87,7 @@ class Manifest:
     built_at: str
     build_seconds: float
     vector_index: str = "flat"  # indexes written before this field existed were all flat
+    tokens: int = 0  # token vectors stored for late interaction
 
 
 @dataclass
@@ -94,6 +96,8 @@ class IndexData:
 
     `sentences[i] = (article, start, end)`; `chunks[j] = (article, first, last)` where
     `first:last` are sentence rows; `windows` are BM25 texts "previous sentence + sentence".
+    Sentence i's token vectors are rows `sentence_tokens[i]:sentence_tokens[i + 1]` of
+    `token_codes` (int8, see `_late.quantize`), projected by `projection`.
     """
 
     articles: list[Article]
@@ -102,6 +106,10 @@ class IndexData:
     sentence_vectors: np.ndarray
     chunk_vectors: np.ndarray
     bm25: dict[str, Any]
+    sentence_tokens: np.ndarray
+    token_codes: np.ndarray
+    token_scale: np.ndarray
+    projection: Projection
 
 
 class StoredIndex:
@@ -116,6 +124,10 @@ class StoredIndex:
         self.sentence_vectors = data.sentence_vectors
         self.chunk_vectors = data.chunk_vectors
         self.bm25 = data.bm25
+        self.sentence_tokens = data.sentence_tokens
+        self.token_codes = data.token_codes
+        self.token_scale = data.token_scale
+        self.projection = data.projection
         self._faiss = faiss.read_index(str(path / "chunks.faiss"))
         _tune(self._faiss)
         if self._faiss.ntotal != len(self.chunks) or self._faiss.d != manifest.dimensions:
@@ -186,6 +198,11 @@ def _write_files(folder: Path, data: IndexData, manifest: Manifest) -> None:
     np.save(folder / "sentence_vectors.npy", data.sentence_vectors.astype(np.float32))
     np.save(folder / "chunk_vectors.npy", data.chunk_vectors.astype(np.float32))
     faiss.write_index(make_vector_index(data.chunk_vectors, manifest.vector_index), str(folder / "chunks.faiss"))
+    np.save(folder / "sentence_tokens.npy", data.sentence_tokens.astype(np.int64))
+    np.save(folder / "token_codes.npy", data.token_codes.astype(np.int8))
+    np.save(folder / "token_scale.npy", data.token_scale.astype(np.float32))
+    np.save(folder / "token_mean.npy", data.projection.mean.astype(np.float32))
+    np.save(folder / "token_projection.npy", data.projection.matrix.astype(np.float32))
     for part in _BM25_PARTS:
         _lexical.save(data.bm25[part], folder / f"bm25_{part}")
     # The manifest goes last: a folder without one is never a complete build.
@@ -245,6 +262,11 @@ def load_index(root: Path) -> StoredIndex:
             sentence_vectors=np.load(folder / "sentence_vectors.npy"),
             chunk_vectors=np.load(folder / "chunk_vectors.npy"),
             bm25={part: _lexical.load(folder / f"bm25_{part}") for part in _BM25_PARTS},
+            sentence_tokens=np.load(folder / "sentence_tokens.npy"),
+            # Memory-mapped: a question reads the tokens of a few dozen sentences.
+            token_codes=np.load(folder / "token_codes.npy", mmap_mode="r"),
+            token_scale=np.load(folder / "token_scale.npy"),
+            projection=Projection(np.load(folder / "token_mean.npy"), np.load(folder / "token_projection.npy")),
         )
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise IndexCorruptError(
@@ -256,6 +278,13 @@ def load_index(root: Path) -> StoredIndex:
         "chunks": (len(data.chunks), manifest.chunks),
         "sentence vectors": (data.sentence_vectors.shape, (manifest.sentences, manifest.dimensions)),
         "chunk vectors": (data.chunk_vectors.shape, (manifest.chunks, manifest.dimensions)),
+        "token offsets": (
+            (data.sentence_tokens.shape, int(data.sentence_tokens[-1]) if len(data.sentence_tokens) else None),
+            ((manifest.sentences + 1,), manifest.tokens),
+        ),
+        "token vectors": (data.token_codes.shape, (manifest.tokens, data.projection.dims)),
+        "token scales": (data.token_scale.shape, (manifest.tokens,)),
+        "token projection": (data.projection.mean.shape, (manifest.dimensions,)),
     }
     for what, (found, wanted) in expected.items():
         if found != wanted:

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa._embed import SpanPass
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SEED = ROOT / "corpus" / "000_c4ab675d8fef6c70.txt"
@@ -56,16 +58,28 @@ class FakeEmbedder:
         texts: Sequence[str],
         spans: Sequence[Sequence[tuple[int, int]]],
         progress: Callable[[int], object] | None = None,
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        pooled = [self.embed([text[a:b] for a, b in text_spans]) for text, text_spans in zip(texts, spans, strict=True)]
-        return self.embed(texts, progress), pooled
+    ) -> tuple[np.ndarray, list[SpanPass]]:
+        passes = [
+            SpanPass(
+                self.embed([text[a:b] for a, b in text_spans]),
+                [self._tokens(text[a:b]).astype(np.float16) for a, b in text_spans],
+            )
+            for text, text_spans in zip(texts, spans, strict=True)
+        ]
+        return self.embed(texts, progress), passes
+
+    def embed_query(
+        self, text: str, focus: Sequence[tuple[int, int]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        words = [text[a:b] for a, b in focus] if focus is not None else [text]
+        return self.embed([text])[0], self._tokens(" ".join(words))
+
+    def _tokens(self, text: str) -> np.ndarray:
+        """Each word's own hashed one-hot row: a word matches only itself."""
+        return self.embed(re.findall(r"\w+", text.lower()))
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
-
-    def wordpieces(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Each word's own one-hot row: a word matches only itself."""
-        return [self.embed(re.findall(r"\w+", text.lower())) for text in texts]
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ import pytest
 
 from qa import BuildError, build_index
 from qa._build import BuildSettings
+from qa._embed import SpanPass
+from qa._late import dequantize
 from qa._store import load_index
 from tests.conftest import FakeEmbedder
 
@@ -38,7 +40,7 @@ def write(folder: Path, files: dict[str, str]) -> None:
         (folder / name).write_text(text, encoding="utf-8")
 
 
-def tables(index: Path) -> tuple[list[str], list[list[int]], list[list[int]], np.ndarray, np.ndarray]:
+def tables(index: Path) -> tuple[object, ...]:
     stored = load_index(index)
     return (
         [a.id for a in stored.articles],
@@ -46,6 +48,9 @@ def tables(index: Path) -> tuple[list[str], list[list[int]], list[list[int]], np
         stored.chunks.tolist(),
         stored.sentence_vectors,
         stored.chunk_vectors,
+        stored.sentence_tokens.tolist(),
+        np.asarray(stored.token_codes),
+        stored.token_scale,
     )
 
 
@@ -96,13 +101,13 @@ def test_sentence_vectors_are_pooled_from_the_chunk_pass(tmp_path: Path) -> None
         """Each chunk's pooled sentence rows differ, so a sentence in two chunks gets their mean."""
 
         def embed_spans(self, texts, spans, progress=None):  # type: ignore[no-untyped-def]
-            vectors, _ = super().embed_spans(texts, spans, progress)
-            pooled = []
-            for i, text_spans in enumerate(spans):
+            vectors, passes = super().embed_spans(texts, spans, progress)
+            marked = []
+            for i, (text_spans, passed) in enumerate(zip(spans, passes, strict=True)):
                 rows = np.zeros((len(text_spans), self.dimensions), dtype=np.float32)
                 rows[:, i % self.dimensions] = 1.0
-                pooled.append(rows)
-            return vectors, pooled
+                marked.append(SpanPass(rows, passed.tokens))
+            return vectors, marked
 
     settings = BuildSettings(chunk_tokens=8)  # several overlapping chunks per article
     build_index(corpus, index, embedder=Marking(), settings=settings)
@@ -126,3 +131,20 @@ def test_separate_sentence_vectors_embed_each_sentence_alone(tmp_path: Path) -> 
     assert np.allclose(stored.sentence_vectors, FakeEmbedder().embed(sentences))
     with pytest.raises(BuildError, match="sentence_vectors must be"):
         build_index(corpus, index, embedder=FakeEmbedder(), settings=BuildSettings(sentence_vectors="twice"))
+
+
+def test_each_sentence_keeps_its_token_vectors(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    write(corpus, ARTICLES)
+    build_index(corpus, index, embedder=FakeEmbedder(), settings=BuildSettings(chunk_tokens=8))
+    stored = load_index(index)
+    offsets = stored.sentence_tokens
+    assert stored.manifest.tokens == offsets[-1] == len(stored.token_codes) and offsets[0] == 0
+    fake = FakeEmbedder()
+    for s, (a, start, end) in enumerate(stored.sentences.tolist()):
+        expected = stored.projection.apply(fake._tokens(stored.articles[a].text[start:end]))
+        found = dequantize(stored.token_codes[offsets[s] : offsets[s + 1]], stored.token_scale[offsets[s] : offsets[s + 1]])
+        assert found.shape == expected.shape and (found * expected).sum(axis=1).min() > 0.999
+    assert stored.projection.dims == 64  # the fake model has fewer than the 128 kept by default
+    with pytest.raises(BuildError, match="token_dims must be at least 1"):
+        build_index(corpus, index, embedder=FakeEmbedder(), settings=BuildSettings(token_dims=0))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa._conversation import example_questions, is_follow_up, key_terms, rewrite
+from qa._conversation import example_questions, is_follow_up, key_terms, rewrite, term_spans
 
 FIRST = "What did Grushko say Moscow will seek?"
 
@@ -37,3 +37,11 @@ def test_key_terms_put_names_first_and_drop_question_words() -> None:
 def test_example_questions_name_the_most_quoted_speakers() -> None:
     texts = ["Grushko said no. Peskov told reporters. Grushko told Izvestia.", "He said so. Grushko added more."]
     assert example_questions(texts, n=2) == ["What did Grushko say?", "What did Peskov say?"]
+
+
+def test_term_spans_locate_the_key_terms() -> None:
+    question = "Which outlet did he tell that to?"
+    assert [question[a:b] for a, b in term_spans(question)] == ["outlet"]
+    question = "What did Grushko say Moscow will seek?"
+    assert [question[a:b] for a, b in term_spans(question)] == ["Grushko", "Moscow", "seek"]
+    assert term_spans("Why?") == []

