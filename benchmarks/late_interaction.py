@@ -79,7 +79,7 @@ def main() -> None:
     retriever, index = engine.retriever, engine.index
     rows: dict[bool, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {True: [], False: []}
     for q in [q for q in squad.questions if not q.impossible][:: args.every]:
-        vector, tokens = retriever.embedder.embed_query(q.question)
+        vector, tokens, _ = retriever.embedder.embed_query(q.question)
         c = retriever.candidates(vector, retriever.lexical_scores(_lexical.tokenize([q.question])[0]))
         if c.sentences.size == 0:
             continue

@@ -59,12 +59,9 @@ class Embedder(Protocol):
         (mean-pooled from the same pass's token vectors) and token vectors."""
         ...
 
-    def embed_query(
-        self, text: str, focus: Sequence[tuple[int, int]] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """One pass over a question: its vector, and the unit token vectors of its word pieces
-        that hold a letter or digit, only those inside the character spans `focus` if given
-        (for late interaction)."""
+    def embed_query(self, text: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+        """One pass over a question: its vector, the unit token vectors of its word pieces that
+        hold a letter or digit (for late interaction), and those pieces' character spans."""
         ...
 
     def count_tokens(self, text: str) -> int:
@@ -119,21 +116,17 @@ def pool_spans(hidden: np.ndarray, offsets: Sequence[tuple[int, int]], spans: Se
 
 
 def query_tokens(
-    hidden: np.ndarray,
-    offsets: Sequence[tuple[int, int]],
-    text: str,
-    focus: Sequence[tuple[int, int]] | None = None,
-) -> np.ndarray:
-    """Unit token vectors of the word pieces of `text` that hold a letter or digit, and lie in
-    one of the character spans `focus` if given: question words matter, "?" and the special
-    tokens do not (held-out cite@1 0.755 -> 0.759 on SQuAD)."""
-    spans = [(0, len(text))] if focus is None else focus
+    hidden: np.ndarray, offsets: Sequence[tuple[int, int]], text: str
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Unit token vectors of the word pieces of `text` that hold a letter or digit, and their
+    character spans: question words matter, "?" and the special tokens do not (held-out
+    cite@1 0.755 -> 0.759 on SQuAD)."""
     keep = [
-        i
-        for i, (a, b) in enumerate(offsets[: len(hidden)])
-        if a < b and any(lo <= a and b <= hi for lo, hi in spans) and any(c.isalnum() for c in text[a:b])
+        i for i, (a, b) in enumerate(offsets[: len(hidden)]) if a < b and any(c.isalnum() for c in text[a:b])
     ]
-    return unit_rows(hidden[keep]) if keep else np.zeros((0, hidden.shape[1]), dtype=np.float32)
+    if not keep:
+        return np.zeros((0, hidden.shape[1]), dtype=np.float32), []
+    return unit_rows(hidden[keep]), [(int(offsets[i][0]), int(offsets[i][1])) for i in keep]
 
 
 def bundled_model_path() -> Path:
@@ -214,12 +207,10 @@ class SentenceTransformerEmbedder:
                 progress(len(batch))
         return vectors, passes
 
-    def embed_query(
-        self, text: str, focus: Sequence[tuple[int, int]] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The question's vector and content token vectors (see `Embedder.embed_query`)."""
+    def embed_query(self, text: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+        """The question's vector, content token vectors and their spans (see `Embedder.embed_query`)."""
         hidden = self._token_vectors([text])[0]
-        return _unit_mean(hidden), query_tokens(hidden, self._need_counter().encode(text).offsets, text, focus)
+        return _unit_mean(hidden), *query_tokens(hidden, self._need_counter().encode(text).offsets, text)
 
     def _token_vectors(self, texts: list[str]) -> list[np.ndarray]:
         # Token vectors before pooling; sentence-transformers trims each to its own length.
@@ -357,12 +348,10 @@ class OnnxEmbedder:
             return np.zeros((0, self.dimensions), dtype=np.float32), []
         return np.vstack([vector for vector, _ in results]), [passed for _, passed in results]
 
-    def embed_query(
-        self, text: str, focus: Sequence[tuple[int, int]] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The question's vector and content token vectors (see `Embedder.embed_query`)."""
+    def embed_query(self, text: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+        """The question's vector, content token vectors and their spans (see `Embedder.embed_query`)."""
         hidden, offsets = self._hidden(text)
-        return _unit_mean(hidden), query_tokens(hidden, offsets, text, focus)
+        return _unit_mean(hidden), *query_tokens(hidden, offsets, text)
 
     def _map(
         self,

@@ -25,7 +25,7 @@ from ._errors import QAError
 from ._types import Answer, Article
 
 TUNING_ARTICLES = 24
-CURVE = tuple(round(0.50 + 0.05 * i, 2) for i in range(11))  # support thresholds 0.50 .. 1.00
+CURVE = tuple(round(MIN_SUPPORT + 0.1 * i, 2) for i in range(-5, 6))  # support thresholds around the shipped one
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class Hit:
     score: float
     cosine: float
     coverage: float
+    match: float = 0.0  # late-interaction MaxSim of the question over the previous sentence and this one
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,11 @@ class Retriever:
         the article, but its own words ask what it asks.
         """
         tokens = _lexical.tokenize([query])[0]
-        vector, query_tokens = self.embedder.embed_query(query, focus)
+        vector, all_tokens, token_spans = self.embedder.embed_query(query)
+        query_tokens = all_tokens
+        if focus is not None:
+            inside = [any(lo <= a and b <= hi for lo, hi in focus) for a, b in token_spans]
+            query_tokens = all_tokens[np.array(inside, dtype=bool)] if any(inside) else all_tokens
         candidates = self.candidates(vector, self.lexical_scores(tokens), boost)
         passages = tuple(self.index.articles[a].id for a in candidates.passages)
         if candidates.sentences.size == 0:
@@ -131,6 +136,12 @@ class Retriever:
         # Only the head is re-ordered; whatever follows keeps the first ranking's order.
         order = sorted(head, key=lambda i: (-scores[i], int(candidates.sentences[i]))) + order[RERANKED:]
         order = order[:limit]
+        # A hit's match, for deciding whether to answer, is over the whole query's tokens.
+        window = {} if query_tokens is not all_tokens else dict(zip(head, late[:, 1].tolist(), strict=True))
+        missing = [i for i in order if i not in window]
+        if missing:
+            extra = self.late_features(all_tokens, candidates.sentences[missing])[:, 1]
+            window.update(zip(missing, extra.tolist(), strict=True))
         spans = [self.index.sentences[candidates.sentences[i]].tolist() for i in order]
         # One tokenizer call for all hits: this runs on every question.
         hit_tokens = _lexical.tokenize([self._sentence_text(int(candidates.sentences[i])) for i in order])
@@ -144,6 +155,7 @@ class Retriever:
                     score=round(float(scores[i]), 6),
                     cosine=float(candidates.cosine[i]),
                     coverage=self._coverage(tokens, sentence_tokens),
+                    match=window[i],
                 )
             )
         return Retrieval(query, tuple(hits), passages)

@@ -68,11 +68,9 @@ class FakeEmbedder:
         ]
         return self.embed(texts, progress), passes
 
-    def embed_query(
-        self, text: str, focus: Sequence[tuple[int, int]] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        words = [text[a:b] for a, b in focus] if focus is not None else [text]
-        return self.embed([text])[0], self._tokens(" ".join(words))
+    def embed_query(self, text: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+        spans = [m.span() for m in re.finditer(r"\w+", text)]
+        return self.embed([text])[0], self._tokens(text), spans
 
     def _tokens(self, text: str) -> np.ndarray:
         """Each word's own hashed one-hot row: a word matches only itself."""

@@ -47,13 +47,15 @@ def test_onnx_int8_matches_torch() -> None:
 def test_a_question_pass_gives_its_vector_and_content_token_vectors_on_both_backends() -> None:
     question = "What guarantees did Moscow demand?"
     onnx, torch = OnnxEmbedder(), SentenceTransformerEmbedder()
-    vector, tokens = onnx.embed_query(question)
+    vector, tokens, spans = onnx.embed_query(question)
     assert np.array_equal(vector, onnx.embed([question])[0])
     # "What", "guarantees", "did", "Moscow", "demand": every word piece but "?" and the special tokens.
     words = onnx._counter.encode(question, add_special_tokens=False)
     assert len(tokens) == len([t for t in words.tokens if t != "?"]) and tokens.shape[1] == 384
     assert np.allclose(np.linalg.norm(tokens, axis=1), 1.0, atol=1e-5)
-    torch_vector, torch_tokens = torch.embed_query(question)
+    assert [question[a:b] for a, b in spans] == ["What", "guarantees", "did", "Moscow", "demand"]
+    torch_vector, torch_tokens, torch_spans = torch.embed_query(question)
+    assert torch_spans == spans
     assert float(vector @ torch_vector) >= 0.98
     assert torch_tokens.shape == tokens.shape and (torch_tokens * tokens).sum(axis=1).min() >= 0.95
     assert onnx.embed_query("?")[1].shape == (0, 384)
@@ -100,10 +102,9 @@ def test_pool_spans_skips_special_tokens_and_handles_cut_words() -> None:
 def test_query_tokens_keep_word_pieces_with_letters_or_digits() -> None:
     hidden = np.array([[9.0, 9.0], [3.0, 4.0], [1.0, 0.0], [0.0, 2.0], [9.0, -9.0]], dtype=np.float32)
     offsets = [(0, 0), (0, 3), (3, 4), (4, 6), (0, 0)]  # [CLS] "Who" "?" "42" [SEP]
-    assert np.allclose(query_tokens(hidden, offsets, "Who?42"), [[0.6, 0.8], [0.0, 1.0]])
-    assert query_tokens(hidden, [*offsets[:1], (3, 4)], "Who?42").shape == (0, 2)
-    # Only the pieces inside the focus spans ("42").
-    assert np.allclose(query_tokens(hidden, offsets, "Who?42", focus=[(4, 6)]), [[0.0, 1.0]])
+    tokens, spans = query_tokens(hidden, offsets, "Who?42")
+    assert np.allclose(tokens, [[0.6, 0.8], [0.0, 1.0]]) and spans == [(0, 3), (4, 6)]
+    assert query_tokens(hidden, [*offsets[:1], (3, 4)], "Who?42")[0].shape == (0, 2)
 
 
 def test_export_is_cached_and_reused() -> None:

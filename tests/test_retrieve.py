@@ -22,7 +22,7 @@ def brute_maxsim(engine: Engine, question: np.ndarray, sentences: list[int]) -> 
 
 def test_late_features_are_maxsim_of_sentence_window_and_chunk(engine: Engine) -> None:
     index = engine.index
-    _, tokens = engine.retriever.embedder.embed_query("What security guarantees will Moscow demand?")
+    _, tokens, _ = engine.retriever.embedder.embed_query("What security guarantees will Moscow demand?")
     question = index.projection.apply(tokens)
     rows = np.arange(len(index.sentences))
     features = engine.retriever.late_features(tokens, rows)
@@ -45,7 +45,7 @@ def test_late_features_are_maxsim_of_sentence_window_and_chunk(engine: Engine) -
 def test_search_reorders_its_head_by_first_score_plus_late_interaction(engine: Engine) -> None:
     retriever = engine.retriever
     query = "What security guarantees will Moscow demand?"
-    vector, tokens = retriever.embedder.embed_query(query)
+    vector, tokens, _ = retriever.embedder.embed_query(query)
     candidates = retriever.candidates(vector, retriever.lexical_scores(_lexical.tokenize([query])[0]))
     first = score(candidates)
     late = retriever.late_features(tokens, candidates.sentences) @ np.array(list(LATE_WEIGHTS.values()))
