@@ -74,6 +74,18 @@ def score(c: Candidates) -> np.ndarray:
     )
 
 
+def _top(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the `k` largest values, largest first, ties by lower index: what a stable
+    argsort of `-values` starts with, without sorting them all (Reuters has 40,000 chunks)."""
+    if k >= len(values):
+        return np.argsort(-values, kind="stable")
+    kth = np.partition(values, len(values) - k)[len(values) - k]
+    above = np.flatnonzero(values > kth)
+    tied = np.flatnonzero(values == kth)[: k - len(above)]
+    picked = np.concatenate([above, tied])
+    return picked[np.lexsort((picked, -values[picked]))]
+
+
 def _minmax(values: np.ndarray) -> np.ndarray:
     if values.size == 0:
         return values
@@ -142,11 +154,11 @@ class Retriever:
         if missing:
             extra = self.late_features(all_tokens, candidates.sentences[missing])[:, 1]
             window.update(zip(missing, extra.tolist(), strict=True))
-        spans = [self.index.sentences[candidates.sentences[i]].tolist() for i in order]
-        # One tokenizer call for all hits: this runs on every question.
-        hit_tokens = _lexical.tokenize([self._sentence_text(int(candidates.sentences[i])) for i in order])
+        rows = [int(candidates.sentences[i]) for i in order]
+        coverage = self._coverage(tokens, rows)
         hits = []
-        for i, (article, start, end), sentence_tokens in zip(order, spans, hit_tokens, strict=True):
+        for i, row, covered in zip(order, rows, coverage, strict=True):
+            article, start, end = self.index.sentences[row].tolist()
             hits.append(
                 Hit(
                     article=self.index.articles[article],
@@ -154,7 +166,7 @@ class Retriever:
                     end=end,
                     score=round(float(scores[i]), 6),
                     cosine=float(candidates.cosine[i]),
-                    coverage=self._coverage(tokens, sentence_tokens),
+                    coverage=covered,
                     match=window[i],
                 )
             )
@@ -219,9 +231,11 @@ class Retriever:
         index = self.index
         dense_ids, _ = index.search_chunks(vector, CANDIDATE_CHUNKS)
         chunk_bm25 = lexical["chunks"]
-        lexical_ids = np.argsort(-chunk_bm25, kind="stable")[:CANDIDATE_CHUNKS]
+        lexical_ids = _top(chunk_bm25, CANDIDATE_CHUNKS)
         lexical_ids = lexical_ids[chunk_bm25[lexical_ids] > 0]
-        chunks = np.union1d(dense_ids, lexical_ids)
+        chosen = np.zeros(len(index.chunks), dtype=bool)
+        chosen[dense_ids] = chosen[lexical_ids] = True
+        chunks = np.flatnonzero(chosen)
         fused = 0.5 * _minmax(index.chunk_vectors[chunks] @ vector) + 0.5 * _minmax(chunk_bm25[chunks])
         chunk_article = index.chunks[chunks, 0]
         if boost:
@@ -254,16 +268,19 @@ class Retriever:
             query_vector=vector,
         )
 
-    def _sentence_text(self, row: int) -> str:
-        article, start, end = self.index.sentences[row].tolist()
-        return str(self.index.articles[article].text[start:end])
+    def _coverage(self, query_tokens: list[str], rows: list[int]) -> list[float]:
+        """For each sentence row, the share of the query's IDF weight whose terms it contains.
 
-    def _coverage(self, query_tokens: list[str], sentence_tokens: list[str]) -> float:
-        """Share of the query's IDF weight whose terms the (tokenized) sentence contains."""
+        Which sentences hold a term is read from the sentence BM25 index's postings, built with
+        the same tokenizer, so no sentence is tokenized again.
+        """
         unique = sorted(set(query_tokens))
         if not unique:
-            return 0.0
-        present = set(sentence_tokens)
-        weights = [self._idf[self._vocab[t]] if t in self._vocab else self._idf_unknown for t in unique]
-        found = sum(w for t, w in zip(unique, weights, strict=True) if t in present)
-        return float(found / sum(weights))
+            return [0.0] * len(rows)
+        weights = np.array([self._idf[self._vocab[t]] if t in self._vocab else self._idf_unknown for t in unique])
+        sentences = self.index.bm25["sentences"]
+        indptr, indices = sentences.scores["indptr"], sentences.scores["indices"]
+        vocab = sentences.vocab_dict
+        postings = [indices[indptr[vocab[t]] : indptr[vocab[t] + 1]] if t in vocab else indices[:0] for t in unique]
+        total = float(weights.sum())
+        return [float(sum(w for w, p in zip(weights, postings, strict=True) if (p == row).any()) / total) for row in rows]

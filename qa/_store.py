@@ -263,8 +263,9 @@ def load_index(root: Path) -> StoredIndex:
             chunk_vectors=np.load(folder / "chunk_vectors.npy"),
             bm25={part: _lexical.load(folder / f"bm25_{part}") for part in _BM25_PARTS},
             sentence_tokens=np.load(folder / "sentence_tokens.npy"),
-            # Memory-mapped: a question reads the tokens of a few dozen sentences.
-            token_codes=np.load(folder / "token_codes.npy", mmap_mode="r"),
+            # Memory-mapped: a question reads the tokens of a few dozen sentences. Seen as a plain
+            # array, so each slice skips np.memmap's per-slice bookkeeping.
+            token_codes=np.asarray(np.load(folder / "token_codes.npy", mmap_mode="r")),
             token_scale=np.load(folder / "token_scale.npy"),
             projection=Projection(np.load(folder / "token_mean.npy"), np.load(folder / "token_projection.npy")),
         )

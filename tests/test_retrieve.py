@@ -4,7 +4,7 @@ import numpy as np
 
 from qa import Engine, _lexical
 from qa._late import dequantize
-from qa._retrieve import LATE_WEIGHTS, RERANKED, score
+from qa._retrieve import LATE_WEIGHTS, RERANKED, _top, score
 
 
 def brute_maxsim(engine: Engine, question: np.ndarray, sentences: list[int]) -> float:
@@ -60,3 +60,25 @@ def test_search_reorders_its_head_by_first_score_plus_late_interaction(engine: E
     # The head holds the same sentences as the first ranking's head, in a new order.
     head = set(np.lexsort((candidates.sentences, -first))[:RERANKED].tolist())
     assert set(rows) == head
+
+
+def test_top_is_a_stable_argsort_prefix() -> None:
+    rng = np.random.default_rng(5)
+    for size, k in [(50, 10), (1000, 100), (7, 100), (30, 30)]:
+        values = rng.integers(0, 6, size).astype(np.float32)  # many ties
+        expected = np.argsort(-values, kind="stable")[:k]
+        assert _top(values, k).tolist() == expected.tolist()
+
+
+def test_coverage_is_the_idf_share_of_question_terms_in_the_sentence(engine: Engine) -> None:
+    retriever, index = engine.retriever, engine.index
+    query = _lexical.tokenize(["What security guarantees did Moscow demand from NATO?"])[0]
+    rows = list(range(len(index.sentences)))
+    found = retriever._coverage(query, rows)
+    idf = {t: retriever._idf[retriever._vocab[t]] if t in retriever._vocab else retriever._idf_unknown for t in query}
+    for row, value in zip(rows, found, strict=True):
+        a, start, end = index.sentences[row].tolist()
+        words = set(_lexical.tokenize([index.articles[a].text[start:end]])[0])
+        expected = sum(w for t, w in idf.items() if t in words) / sum(idf.values())
+        assert abs(value - expected) < 1e-9
+    assert max(found) > 0.5 and min(found) == 0.0
