@@ -15,7 +15,7 @@ from ._chunk import SentenceChunker, make_chunker
 from ._corpus import Corpus, article_hash, read_corpus
 from ._embed import DEFAULT_BACKEND, Embedder, SpanPass, load_embedder
 from ._errors import BuildError, QAError
-from ._late import TOKEN_DIMS, Projection, fit_projection, quantize
+from ._late import SAMPLE_ROWS, TOKEN_DIMS, Projection, fit_projection, quantize
 from ._segment import iter_split
 from ._store import (
     FORMAT_VERSION,
@@ -298,7 +298,7 @@ def _index_data(
 
 
 _Tokens = tuple[np.ndarray, np.ndarray, np.ndarray]  # (offsets with a leading 0, int8 codes, scales)
-_PROJECT_ROWS = 65_536  # token vectors projected at a time, to bound the float32 copy
+_PROJECT_SENTENCES = 2_048  # sentences whose token vectors are projected at a time, to bound the float32 copy
 
 
 def _token_codes(
@@ -318,16 +318,18 @@ def _token_codes(
     if any(t is None for t in chosen):
         raise BuildError("a sentence is in no chunk; this is a bug in chunking, please report it")
     rows = [t for t in chosen if t is not None]
-    width = rows[0].shape[1] if rows else (len(projection.mean) if projection else 0)
-    stacked = np.vstack(rows) if rows else np.zeros((0, width), dtype=np.float16)
+    counts = np.array([len(t) for t in rows], dtype=np.int64)
     if projection is None:
-        projection = fit_projection(stacked, dims)
-    codes = np.zeros((len(stacked), projection.dims), dtype=np.int8)
-    scale = np.zeros(len(stacked), dtype=np.float32)
-    for start in range(0, len(stacked), _PROJECT_ROWS):
-        block = slice(start, start + _PROJECT_ROWS)
-        codes[block], scale[block] = quantize(projection.apply(stacked[block]))
-    offsets = np.concatenate([[0], np.cumsum([len(t) for t in rows])]).astype(np.int64)
+        # A sample of whole sentences, evenly spread, rather than a copy of every token.
+        step = max(1, int(counts.sum()) // SAMPLE_ROWS)
+        projection = fit_projection(np.vstack(rows[::step]), dims)
+    codes = np.zeros((int(counts.sum()), projection.dims), dtype=np.int8)
+    scale = np.zeros(len(codes), dtype=np.float32)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    for first in range(0, len(rows), _PROJECT_SENTENCES):
+        last = min(first + _PROJECT_SENTENCES, len(rows))
+        block = slice(int(offsets[first]), int(offsets[last]))
+        codes[block], scale[block] = quantize(projection.apply(np.vstack(rows[first:last])))
     return projection, (offsets, codes, scale)
 
 

@@ -44,19 +44,21 @@ class Projection:
 def fit_projection(tokens: np.ndarray, dims: int = TOKEN_DIMS) -> Projection:
     """The PCA of `tokens` (unit vectors, one a row) onto `dims` directions.
 
-    Deterministic: the rows used are evenly spread, and each direction's sign is fixed. With
-    fewer rows than twice `dims` (a tiny corpus) the projection is the identity, with no loss.
+    Deterministic: at most SAMPLE_ROWS evenly spread rows are used, and each direction's sign
+    is fixed. With fewer rows than twice `dims` (a tiny corpus) the projection is the identity,
+    with no loss.
     """
-    tokens = np.asarray(tokens, dtype=np.float32)
     width = tokens.shape[1]
     if dims >= width or len(tokens) < 2 * dims:
         return Projection(np.zeros(width, dtype=np.float32), np.eye(width, dtype=np.float32))
     step = max(1, len(tokens) // SAMPLE_ROWS)
-    sample = tokens[::step][:SAMPLE_ROWS].astype(np.float64)
-    mean = sample.mean(axis=0)
-    _, _, directions = np.linalg.svd(sample - mean, full_matrices=False)
-    matrix = directions[:dims].T
-    # SVD may return either sign of a direction; fix it so rebuilds store the same codes.
+    sample = np.asarray(tokens[::step][:SAMPLE_ROWS], dtype=np.float32)
+    mean = sample.mean(axis=0, dtype=np.float64)
+    centred = sample - mean.astype(np.float32)
+    # The covariance's eigenvectors are the principal directions: far cheaper than an SVD of the sample.
+    values, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
+    matrix = vectors[:, np.argsort(-values, kind="stable")[:dims]]
+    # Either sign of a direction is an eigenvector; fix it so rebuilds store the same codes.
     signs = np.sign(matrix[np.abs(matrix).argmax(axis=0), np.arange(dims)])
     return Projection(mean.astype(np.float32), (matrix * signs).astype(np.float32))
 
