@@ -194,7 +194,7 @@ class Retriever:
         codes = np.vstack([index.token_codes[a:b] for a, b in runs])
         scale = np.concatenate([index.token_scale[a:b] for a, b in runs])
         offsets = np.concatenate([[0], np.cumsum(ends - starts)])
-        question = index.projection.apply(query_tokens)
+        question = index.projection.apply_few(query_tokens)
         # best[q, k]: question token q's best cosine to any token of sentence needed[k].
         best = _late.segment_best(question, _late.dequantize(codes, scale), offsets)
         own = best[:, np.searchsorted(needed, rows)]
