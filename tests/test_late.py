@@ -23,6 +23,7 @@ def test_projection_keeps_the_main_directions_and_is_deterministic() -> None:
     # Cosines between projected vectors stay close to the originals'.
     projected = projection.apply(tokens)
     assert np.allclose(np.linalg.norm(projected, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(projection.apply_few(tokens[:20]), projected[:20], atol=1e-5)  # the question path
     centred = unit_rows(tokens - projection.mean)
     assert np.abs(projected[:50] @ projected[:50].T - centred[:50] @ centred[:50].T).max() < 0.05
 
