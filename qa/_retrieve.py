@@ -236,7 +236,10 @@ class Retriever:
         chosen = np.zeros(len(index.chunks), dtype=bool)
         chosen[dense_ids] = chosen[lexical_ids] = True
         chunks = np.flatnonzero(chosen)
-        fused = 0.5 * _minmax(index.chunk_vectors[chunks] @ vector) + 0.5 * _minmax(chunk_bm25[chunks])
+        # einsum, not @, for the same reason as in `_late`: no BLAS threads left spinning.
+        fused = 0.5 * _minmax(np.einsum("cd,d->c", index.chunk_vectors[chunks], vector)) + 0.5 * _minmax(
+            chunk_bm25[chunks]
+        )
         chunk_article = index.chunks[chunks, 0]
         if boost:
             fused = fused + np.array([boost.get(index.articles[a].id, 0.0) for a in chunk_article.tolist()])
@@ -260,7 +263,7 @@ class Retriever:
         sentences, passage = members[unique].astype(np.int64), values[unique]
         return Candidates(
             sentences=sentences,
-            cosine=index.sentence_vectors[sentences] @ vector,
+            cosine=np.einsum("sd,d->s", index.sentence_vectors[sentences], vector),
             bm25=_by_max(lexical["sentences"][sentences]),
             window=_by_max(lexical["windows"][sentences]),
             passage=_minmax(passage.astype(np.float64)),
