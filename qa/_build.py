@@ -249,17 +249,25 @@ def _index_data(
         raise BuildError("the corpus has no sentences to index; check that its articles contain text")
     total = len(new_chunks) + (0 if pooled else len(new_sentences))
     with tqdm(total=total, desc="Embedding", unit="text", disable=not progress) as bar:
-        spans = [[span for _, span in members] for members in new_members]
-        fresh_chunks, passes = embedder.embed_spans(new_chunks, spans, progress=bar.update)
+        # The previous index's projection keeps reused and new token codes comparable.
+        tokens = _TokenCodes(new_members, len(new_sentences), previous.projection if previous else None, token_dims)
+        fresh_chunks = np.zeros((len(new_chunks), embedder.dimensions), dtype=np.float32)
+        pooled_rows: list[np.ndarray] = [np.zeros(0)] * len(new_chunks)
+        for batch in tokens.batches(len(new_chunks)):
+            vectors, passes = embedder.embed_spans(
+                [new_chunks[c] for c in batch],
+                [[span for _, span in new_members[c]] for c in batch],
+                progress=bar.update,
+            )
+            fresh_chunks[batch] = vectors
+            for c, passed in zip(batch, passes, strict=True):
+                pooled_rows[c] = passed.vectors
+            tokens.add(batch, passes)
         if pooled:
-            pooled_rows = [p.vectors for p in passes]
             fresh_sentences = _sentence_means(new_members, pooled_rows, len(new_sentences), embedder.dimensions)
         else:
             fresh_sentences = embedder.embed(new_sentences, progress=bar.update)
-    # The previous index's projection keeps reused and new token codes comparable.
-    projection = previous.projection if previous is not None else None
-    projection, fresh_tokens = _token_codes(new_members, passes, len(new_sentences), projection, token_dims)
-    del passes
+    projection, fresh_tokens = tokens.result()
 
     def gather(source: list[int], fresh: np.ndarray, kept: np.ndarray | None) -> np.ndarray:
         out = np.zeros((len(source), embedder.dimensions), dtype=np.float32)
@@ -298,39 +306,76 @@ def _index_data(
 
 
 _Tokens = tuple[np.ndarray, np.ndarray, np.ndarray]  # (offsets with a leading 0, int8 codes, scales)
-_PROJECT_SENTENCES = 2_048  # sentences whose token vectors are projected at a time, to bound the float32 copy
+_SAMPLE_CHUNKS = 512  # chunks embedded first, evenly spread, whose tokens fit the projection
+_BATCH_CHUNKS = 1_024  # chunks embedded at a time after them; their float16 tokens are then coded
 
 
-def _token_codes(
-    members: list[list[tuple[int, tuple[int, int]]]],
-    passes: list[SpanPass],
-    count: int,
-    projection: Projection | None,
-    dims: int,
-) -> tuple[Projection, _Tokens]:
-    """Each new sentence's token vectors from the first chunk holding it, projected (with
-    `projection`, or one fitted on them) and quantized."""
-    chosen: list[np.ndarray | None] = [None] * count
-    for chunk_members, passed in zip(members, passes, strict=True):
-        for (sentence, _), tokens in zip(chunk_members, passed.tokens, strict=True):
-            if chosen[sentence] is None:
-                chosen[sentence] = tokens
-    if any(t is None for t in chosen):
-        raise BuildError("a sentence is in no chunk; this is a bug in chunking, please report it")
-    rows = [t for t in chosen if t is not None]
-    counts = np.array([len(t) for t in rows], dtype=np.int64)
-    if projection is None:
-        # A sample of whole sentences, evenly spread, rather than a copy of every token.
-        step = max(1, int(counts.sum()) // SAMPLE_ROWS)
-        projection = fit_projection(np.vstack(rows[::step]), dims)
-    codes = np.zeros((int(counts.sum()), projection.dims), dtype=np.int8)
-    scale = np.zeros(len(codes), dtype=np.float32)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    for first in range(0, len(rows), _PROJECT_SENTENCES):
-        last = min(first + _PROJECT_SENTENCES, len(rows))
-        block = slice(int(offsets[first]), int(offsets[last]))
-        codes[block], scale[block] = quantize(projection.apply(np.vstack(rows[first:last])))
-    return projection, (offsets, codes, scale)
+class _TokenCodes:
+    """The new sentences' token codes, made as the chunks are embedded.
+
+    Each sentence takes its token vectors from the first chunk holding it. Without a projection
+    to reuse, an evenly spread sample of chunks is embedded first and the projection fitted on
+    their tokens; every later batch is projected and quantized as soon as it is embedded, so a
+    build never holds more than a batch of float16 token vectors (Reuters peak RSS was 5 GB
+    when it held them all).
+    """
+
+    def __init__(
+        self, members: list[list[tuple[int, tuple[int, int]]]], count: int, projection: Projection | None, dims: int
+    ) -> None:
+        self.members, self.projection, self.dims = members, projection, dims
+        self.first_holder = np.full(count, -1, dtype=np.int64)
+        for c in range(len(members) - 1, -1, -1):
+            for sentence, _ in members[c]:
+                self.first_holder[sentence] = c
+        if (self.first_holder < 0).any():
+            raise BuildError("a sentence is in no chunk; this is a bug in chunking, please report it")
+        self.codes: list[np.ndarray | None] = [None] * count
+        self.scales: list[np.ndarray | None] = [None] * count
+
+    def batches(self, chunks: int) -> list[list[int]]:
+        """Chunk numbers in the order to embed them: the fitting sample first, if one is needed."""
+        sample: list[int] = []
+        if self.projection is None and chunks:
+            sample = list(range(0, chunks, max(1, chunks // _SAMPLE_CHUNKS)))
+        taken = set(sample)
+        rest = [c for c in range(chunks) if c not in taken]
+        return ([sample] if sample else []) + [rest[i : i + _BATCH_CHUNKS] for i in range(0, len(rest), _BATCH_CHUNKS)]
+
+    def add(self, batch: list[int], passes: list[SpanPass]) -> None:
+        """Take the tokens of the sentences these chunks hold first, and code them."""
+        found = [
+            (sentence, tokens)
+            for c, passed in zip(batch, passes, strict=True)
+            for (sentence, _), tokens in zip(self.members[c], passed.tokens, strict=True)
+            if self.first_holder[sentence] == c
+        ]
+        projection = self.projection
+        if projection is None:  # the first batch is the sample: fit on it
+            rows = [t for _, t in found]
+            step = max(1, sum(len(t) for t in rows) // SAMPLE_ROWS)
+            projection = self.projection = fit_projection(np.vstack(rows[::step]), self.dims)
+        if found:
+            codes, scale = quantize(projection.apply(np.vstack([t for _, t in found])))
+            bounds = np.cumsum([0] + [len(t) for _, t in found])
+            for (sentence, _), a, b in zip(found, bounds[:-1], bounds[1:], strict=True):
+                self.codes[sentence], self.scales[sentence] = codes[a:b], scale[a:b]
+
+    def result(self) -> tuple[Projection, _Tokens]:
+        """The projection used, and the codes of every new sentence in order."""
+        if self.projection is None:
+            raise BuildError("no chunk was embedded to fit the token projection on; this is a bug, please report it")
+        codes = [c for c in self.codes if c is not None]
+        scales = [s for s in self.scales if s is not None]
+        if len(codes) != len(self.codes):
+            raise BuildError("a sentence got no token vectors; this is a bug in the build, please report it")
+        offsets = np.concatenate([[0], np.cumsum([len(c) for c in codes])]).astype(np.int64)
+        width = self.projection.dims
+        return self.projection, (
+            offsets,
+            np.vstack(codes) if codes else np.zeros((0, width), dtype=np.int8),
+            np.concatenate(scales) if scales else np.zeros(0, dtype=np.float32),
+        )
 
 
 def _gather_tokens(source: list[int], fresh: _Tokens, previous: StoredIndex | None) -> dict[str, np.ndarray]:

@@ -148,3 +148,20 @@ def test_each_sentence_keeps_its_token_vectors(tmp_path: Path) -> None:
     assert stored.projection.dims == 64  # the fake model has fewer than the 128 kept by default
     with pytest.raises(BuildError, match="token_dims must be at least 1"):
         build_index(corpus, index, embedder=FakeEmbedder(), settings=BuildSettings(token_dims=0))
+
+
+def test_tokens_are_coded_batch_by_batch_after_a_spread_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import qa._build
+
+    monkeypatch.setattr(qa._build, "_SAMPLE_CHUNKS", 2)
+    monkeypatch.setattr(qa._build, "_BATCH_CHUNKS", 2)
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    write(corpus, {f"{n}.txt": f"{text} Story number {n} ends here." for n, text in enumerate(ARTICLES.values())})
+    build_index(corpus, index, embedder=FakeEmbedder(), settings=BuildSettings(chunk_tokens=8, token_dims=4))
+    stored = load_index(index)
+    assert stored.projection.dims == 4 and len(stored.chunks) > 6
+    offsets, fake = stored.sentence_tokens, FakeEmbedder()
+    for s, (a, start, end) in enumerate(stored.sentences.tolist()):
+        expected = stored.projection.apply(fake._tokens(stored.articles[a].text[start:end]))
+        found = dequantize(stored.token_codes[offsets[s] : offsets[s + 1]], stored.token_scale[offsets[s] : offsets[s + 1]])
+        assert found.shape == expected.shape and (found * expected).sum(axis=1).min() > 0.99

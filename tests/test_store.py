@@ -63,7 +63,7 @@ def test_failed_build_leaves_previous_index(seed_corpus: Path, tmp_path: Path) -
             raise MemoryError("simulated out of memory")
 
     with pytest.raises(BuildError, match=r"previous index .* is unchanged"):
-        build_index(seed_corpus, index, embedder=Exploding())
+        build_index(seed_corpus, index, embedder=Exploding(), full=True)
     assert read_manifest(index) == before
     assert not any(p.name.startswith(".tmp-") for p in (index / "builds").iterdir())
 
