@@ -98,11 +98,3 @@ def segment_best(question: np.ndarray, tokens: np.ndarray, offsets: np.ndarray) 
     filled = np.flatnonzero(np.diff(offsets) > 0)
     out[:, filled] = np.maximum.reduceat(similarity, offsets[filled], axis=1)
     return out
-
-
-def maxsim(best: np.ndarray) -> float:
-    """MaxSim from `segment_best` columns: each question token's best over the given segments,
-    averaged over question tokens (0 for a question with no tokens)."""
-    if best.shape[0] == 0 or best.shape[1] == 0:
-        return 0.0
-    return float(best.max(axis=1).mean())

@@ -16,8 +16,8 @@ CANDIDATE_CHUNKS = 100  # per retriever (dense and BM25) before fusion
 TOP_PASSAGES = 8  # articles whose retrieved chunks supply candidate sentences (5 -> 8: tuning cite@1 +0.4 points)
 # First score = cosine + BM25(sentence) + BM25(previous + sentence) + passage score.
 WEIGHTS = {"cosine": 0.5, "bm25": 0.25, "window": 0.25, "passage": 0.25}
-# The best RERANKED sentences then gain late interaction (`_late.maxsim` over contextual token
-# vectors): of the sentence, of the previous sentence and the sentence together (an answer often
+# The best RERANKED sentences then gain late interaction (MaxSim over contextual token vectors,
+# `Retriever.late_features`): of the sentence, of the previous sentence and the sentence together (an answer often
 # follows the sentence that names the question's subject), and of the chunk around it (the
 # passage as a whole). Fitted by coordinate ascent on cite@1 over the tuning half of SQuAD v1.1
 # dev (benchmarks/late_interaction.py): tuning cite@1 0.714 -> 0.793 (held out 0.703 -> 0.779).
@@ -209,9 +209,9 @@ class Retriever:
         chunks = np.unique(np.concatenate([np.arange(a, b) for a, b in holders]))
         _, first, last = index.chunks[chunks].T
         widths = last - first
-        starts = np.cumsum(widths) - widths
-        columns = np.repeat(np.searchsorted(needed, first) - starts, widths) + np.arange(int(widths.sum()))
-        chunk_score = np.maximum.reduceat(best[:, columns], starts, axis=1).mean(axis=0)
+        gathered = np.cumsum(widths) - widths  # where each chunk's columns start once gathered
+        columns = np.repeat(np.searchsorted(needed, first) - gathered, widths) + np.arange(int(widths.sum()))
+        chunk_score = np.maximum.reduceat(best[:, columns], gathered, axis=1).mean(axis=0)
         # A sentence takes the best of the chunks holding it (consecutive entries of `chunks`).
         lo, hi = np.searchsorted(chunks, first_chunk), np.searchsorted(chunks, last_chunk)
         out[:, 2] = chunk_score[lo]

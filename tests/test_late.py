@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from qa._embed import unit_rows
-from qa._late import dequantize, fit_projection, maxsim, quantize, segment_best
+from qa._late import dequantize, fit_projection, quantize, segment_best
 
 
 def random_units(rows: int, width: int, seed: int = 0) -> np.ndarray:
@@ -45,7 +45,7 @@ def test_int8_codes_keep_cosines() -> None:
     assert quantize(tokens[:0])[0].shape == (0, 128)
 
 
-def test_segment_best_and_maxsim_match_brute_force() -> None:
+def test_segment_best_matches_brute_force() -> None:
     question = random_units(3, 16, seed=3)
     tokens = random_units(9, 16, seed=4)
     offsets = np.array([0, 2, 2, 7, 9])  # four segments, the second empty
@@ -56,8 +56,8 @@ def test_segment_best_and_maxsim_match_brute_force() -> None:
         axis=1,
     )
     assert np.allclose(best, expected, atol=1e-6)
-    assert np.isclose(maxsim(best[:, [0]]), expected[:, 0].mean())
-    assert np.isclose(maxsim(best[:, [0, 2]]), np.maximum(expected[:, 0], expected[:, 2]).mean())
-    assert np.isclose(maxsim(best), similarity.max(axis=1).mean())
-    # A question without content tokens matches nothing.
-    assert maxsim(segment_best(question[:0], tokens, offsets)) == 0.0
+    # MaxSim over several segments is the best of their columns, over all of them the plain MaxSim.
+    assert np.isclose(best[:, [0, 2]].max(axis=1).mean(), np.maximum(expected[:, 0], expected[:, 2]).mean())
+    assert np.isclose(best.max(axis=1).mean(), similarity.max(axis=1).mean())
+    # A question without content tokens has no rows to match.
+    assert segment_best(question[:0], tokens, offsets).shape == (0, 4)
