@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,7 +32,7 @@ _BUNDLED_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2", "defa
 
 BACKENDS = ("onnx", "torch")
 DEFAULT_BACKEND = "onnx"
-ONNX_FORMAT = 1  # bump when the export changes, so caches are remade
+ONNX_FORMAT = 2  # bump when the export changes, so caches are remade (2: input ids only, static reshapes)
 
 
 class Embedder(Protocol):
@@ -121,9 +119,7 @@ def query_tokens(
     """Unit token vectors of the word pieces of `text` that hold a letter or digit, and their
     character spans: question words matter, "?" and the special tokens do not (held-out
     cite@1 0.755 -> 0.759 on SQuAD)."""
-    keep = [
-        i for i, (a, b) in enumerate(offsets[: len(hidden)]) if a < b and any(c.isalnum() for c in text[a:b])
-    ]
+    keep = [i for i, (a, b) in enumerate(offsets[: len(hidden)]) if a < b and any(c.isalnum() for c in text[a:b])]
     if not keep:
         return np.zeros((0, hidden.shape[1]), dtype=np.float32), []
     return unit_rows(hidden[keep]), [(int(offsets[i][0]), int(offsets[i][1])) for i in keep]
@@ -221,7 +217,9 @@ class SentenceTransformerEmbedder:
 
     def _need_counter(self) -> Any:
         if self._counter is None:
-            raise ModelError(f"model {self.name!r} has no fast tokenizer, so token vectors cannot be placed in the text")
+            raise ModelError(
+                f"model {self.name!r} has no fast tokenizer, so token vectors cannot be placed in the text"
+            )
         return self._counter
 
     def count_tokens(self, text: str) -> int:
@@ -304,10 +302,11 @@ class OnnxEmbedder:
 
             meta = json.loads((folder / "meta.json").read_text())
             self._model_path = str(folder / "model.onnx")
-            # One thread per session: texts run one per core in parallel (see `_map`), and a
-            # question's session then has no idle threads spinning on the cores FAISS searches on
-            # next (Reuters query p95 32 ms with a two-thread session, 11 ms without).
-            self._session = self._new_session(1)
+            # A question runs alone, so its session uses every core (SQuAD query p50 5.7 -> 5.3
+            # ms, Reuters 7.4 -> 6.7 ms). Its threads spin a while after each call; that costs
+            # nothing since FAISS searches on one thread (`StoredIndex.search_chunks`).
+            self._question_session = self._new_session(os.cpu_count() or 1)
+            self._text_session: Any = None  # made on first use: only builds embed texts
             self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         except Exception as exc:  # a damaged cache: say where it is, so it can be removed
             raise ModelError(
@@ -350,7 +349,7 @@ class OnnxEmbedder:
 
     def embed_query(self, text: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
         """The question's vector, content token vectors and their spans (see `Embedder.embed_query`)."""
-        hidden, offsets = self._hidden(text)
+        hidden, offsets = self._hidden(text, self._question_session)
         return _unit_mean(hidden), *query_tokens(hidden, offsets, text)
 
     def _map(
@@ -366,6 +365,9 @@ class OnnxEmbedder:
         than they split over two. A text gets the same bits alone or among others
         (tests/test_embed.py checks it).
         """
+        if self._text_session is None:
+            # One thread per session: texts run one per core in parallel.
+            self._text_session = self._new_session(1)
         if len(texts) <= 1 or self._workers <= 1:
             results = [reduce(i, *self._hidden(text)) for i, text in enumerate(texts)]
             if progress and texts:
@@ -379,7 +381,7 @@ class OnnxEmbedder:
                     progress(1)
         return results
 
-    def _hidden(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    def _hidden(self, text: str, session: Any = None) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """Token vectors and character offsets of one text.
 
         One text per call, unpadded: with `_map`'s thread per core the int8 model runs about 1.8
@@ -388,8 +390,8 @@ class OnnxEmbedder:
         """
         encoding = self._tokenizer.encode(text)
         ids = np.asarray([encoding.ids], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-        return np.asarray(self._session.run(None, feeds)[0][0], dtype=np.float32), encoding.offsets
+        hidden = (session or self._text_session).run(None, {"input_ids": ids})[0][0]
+        return np.asarray(hidden, dtype=np.float32), encoding.offsets
 
     def count_tokens(self, text: str) -> int:
         """Word pieces of `text` (no special tokens)."""
@@ -397,55 +399,7 @@ class OnnxEmbedder:
 
 
 def _export(name: str, folder: Path) -> None:
-    """Export the sentence-transformers model to int8 ONNX in `folder` (written whole, then renamed)."""
-    model = _load(name)  # the torch model, from disk for the bundled one
-    modules = list(model)
-    pooling = getattr(modules[1], "pooling_mode", None) if len(modules) > 1 else None
-    if len(modules) != 3 or pooling != "mean" or type(modules[2]).__name__ != "Normalize":
-        raise ModelError(
-            f"the onnx backend supports mean-pooled, normalised models; {name!r} is not one. Use --backend torch"
-        )
-    try:
-        import torch
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+    """Export the sentence-transformers model to int8 ONNX in `folder` (see `_onnx_export`)."""
+    from ._onnx_export import export
 
-        transformer: Any = modules[0].auto_model
-        transformer.eval()
-
-        class _Hidden(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.inner = transformer
-
-            def forward(
-                self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
-            ) -> torch.Tensor:
-                out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-                return out.last_hidden_state  # type: ignore[no-any-return]
-
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
-        example = torch.ones((1, 8), dtype=torch.long)
-        axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-                "token_type_ids": {0: "batch", 1: "tokens"}, "hidden": {0: "batch", 1: "tokens"}}  # fmt: skip
-        with torch.no_grad():
-            torch.onnx.export(
-                _Hidden(), (example, example, torch.zeros_like(example)), str(work / "fp32.onnx"),
-                input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["hidden"],
-                dynamic_axes=axes, opset_version=17, dynamo=False,
-            )  # fmt: skip
-        # Per-channel weights keep vectors within cosine 0.99 of the torch model (per-tensor: 0.96).
-        quantize_dynamic(
-            str(work / "fp32.onnx"), str(work / "model.onnx"), weight_type=QuantType.QInt8, per_channel=True
-        )
-        (work / "fp32.onnx").unlink()
-        (work / "tokenizer.json").write_text(model.tokenizer.backend_tokenizer.to_str())
-        meta = {"model": name, "dimensions": model.get_embedding_dimension(), "max_tokens": model.max_seq_length}
-        (work / "meta.json").write_text(json.dumps(meta))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.rename(work, folder)
-    except Exception as exc:
-        for leftover in folder.parent.glob(".export-*"):
-            shutil.rmtree(leftover, ignore_errors=True)
-        raise ModelError(f"cannot export {name!r} to ONNX ({type(exc).__name__}: {exc}); use --backend torch") from exc
+    export(_load(name), name, folder)  # the torch model, from disk for the bundled one

@@ -231,8 +231,10 @@ class Retriever:
         index = self.index
         dense_ids, _ = index.search_chunks(vector, CANDIDATE_CHUNKS)
         chunk_bm25 = lexical["chunks"]
-        lexical_ids = _top(chunk_bm25, CANDIDATE_CHUNKS)
-        lexical_ids = lexical_ids[chunk_bm25[lexical_ids] > 0]
+        # Only chunks holding a question word can be lexical candidates. Ranking just those is
+        # the same top and far quicker: partitioning thousands of equal zeros is slow.
+        holding = np.flatnonzero(chunk_bm25 > 0)
+        lexical_ids = holding[_top(chunk_bm25[holding], CANDIDATE_CHUNKS)]
         chosen = np.zeros(len(index.chunks), dtype=bool)
         chosen[dense_ids] = chosen[lexical_ids] = True
         chunks = np.flatnonzero(chosen)
@@ -286,4 +288,6 @@ class Retriever:
         vocab = sentences.vocab_dict
         postings = [indices[indptr[vocab[t]] : indptr[vocab[t] + 1]] if t in vocab else indices[:0] for t in unique]
         total = float(weights.sum())
-        return [float(sum(w for w, p in zip(weights, postings, strict=True) if (p == row).any()) / total) for row in rows]
+        return [
+            float(sum(w for w, p in zip(weights, postings, strict=True) if (p == row).any()) / total) for row in rows
+        ]

@@ -143,7 +143,9 @@ def test_each_sentence_keeps_its_token_vectors(tmp_path: Path) -> None:
     fake = FakeEmbedder()
     for s, (a, start, end) in enumerate(stored.sentences.tolist()):
         expected = stored.projection.apply(fake._tokens(stored.articles[a].text[start:end]))
-        found = dequantize(stored.token_codes[offsets[s] : offsets[s + 1]], stored.token_scale[offsets[s] : offsets[s + 1]])
+        found = dequantize(
+            stored.token_codes[offsets[s] : offsets[s + 1]], stored.token_scale[offsets[s] : offsets[s + 1]]
+        )
         assert found.shape == expected.shape and (found * expected).sum(axis=1).min() > 0.999
     assert stored.projection.dims == 64  # the fake model has fewer than the 128 kept by default
     with pytest.raises(BuildError, match="token_dims must be at least 1"):
@@ -163,5 +165,7 @@ def test_tokens_are_coded_batch_by_batch_after_a_spread_sample(tmp_path: Path, m
     offsets, fake = stored.sentence_tokens, FakeEmbedder()
     for s, (a, start, end) in enumerate(stored.sentences.tolist()):
         expected = stored.projection.apply(fake._tokens(stored.articles[a].text[start:end]))
-        found = dequantize(stored.token_codes[offsets[s] : offsets[s + 1]], stored.token_scale[offsets[s] : offsets[s + 1]])
+        found = dequantize(
+            stored.token_codes[offsets[s] : offsets[s + 1]], stored.token_scale[offsets[s] : offsets[s + 1]]
+        )
         assert found.shape == expected.shape and (found * expected).sum(axis=1).min() > 0.99

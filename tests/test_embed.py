@@ -75,7 +75,9 @@ def test_one_pass_gives_chunk_and_sentence_vectors() -> None:
     # Each sentence's token vectors: one per word piece, the same pass's, each of length one.
     assert [len(t) for t in passed.tokens] == [onnx.count_tokens(chunk[a:b]) for a, b in local]
     for tokens, row in zip(passed.tokens, pooled, strict=True):
-        assert tokens.dtype == np.float16 and np.allclose(np.linalg.norm(tokens.astype(np.float32), axis=1), 1, atol=1e-2)
+        assert tokens.dtype == np.float16 and np.allclose(
+            np.linalg.norm(tokens.astype(np.float32), axis=1), 1, atol=1e-2
+        )
         assert float(unit_rows(tokens.astype(np.float32).mean(axis=0, keepdims=True))[0] @ row) > 0.95
     # A span over the whole chunk is the chunk's own mean, less the [CLS] and [SEP] tokens.
     _, [whole] = onnx.embed_spans([chunk], [[(0, len(chunk))]])
@@ -128,3 +130,31 @@ def test_a_question_on_the_onnx_backend_never_imports_torch(seed_index: Path) ->
     result = subprocess.run([sys.executable, "-c", code, str(seed_index)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["onnx", "False", "[]"]
+
+
+def test_the_one_text_graph_gives_the_bits_of_the_masked_one(tmp_path: Path) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    from qa._embed import _load
+    from qa._onnx_export import export
+
+    embedder = OnnxEmbedder()
+    export(_load(embedder.name), embedder.name, tmp_path / "masked", one_text=False)
+    masked_path = str(tmp_path / "masked" / "model.onnx")
+    ours, masked = onnx.load(embedder._model_path).graph, onnx.load(masked_path).graph
+    assert [i.name for i in ours.input] == ["input_ids"]
+    assert [i.name for i in masked.input] == ["input_ids", "attention_mask", "token_type_ids"]
+    # Four reshapes in each of the six attention layers take a constant shape now, not one
+    # computed at run time.
+    fixed = [
+        sum(n.op_type == "Reshape" and n.input[1] in {t.name for t in g.initializer} for n in g.node)
+        for g in (ours, masked)
+    ]
+    assert fixed[0] - fixed[1] >= 24, fixed
+    session = ort.InferenceSession(masked_path, providers=["CPUExecutionProvider"])
+    for text in [*seed_sentences()[:5], "Why?", "word " * 600]:
+        ids = np.asarray([embedder._tokenizer.encode(text).ids], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        expected = session.run(None, feeds)[0][0]
+        assert np.array_equal(embedder._hidden(text, embedder._question_session)[0], expected)

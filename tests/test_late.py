@@ -52,7 +52,12 @@ def test_segment_best_matches_brute_force() -> None:
     best = segment_best(question, tokens, offsets)
     similarity = question @ tokens.T
     expected = np.stack(
-        [similarity[:, 0:2].max(axis=1), np.full(3, -1.0), similarity[:, 2:7].max(axis=1), similarity[:, 7:9].max(axis=1)],
+        [
+            similarity[:, 0:2].max(axis=1),
+            np.full(3, -1.0),
+            similarity[:, 2:7].max(axis=1),
+            similarity[:, 7:9].max(axis=1),
+        ],
         axis=1,
     )
     assert np.allclose(best, expected, atol=1e-6)

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -33,8 +34,10 @@ def test_build_writes_a_manifest_and_loads(seed_corpus: Path, tmp_path: Path) ->
     assert len(manifest.corpus_hash) == 64
     stored = load_index(index)
     assert stored.sentence_vectors.shape == (21, 64)
+    threads = faiss.omp_get_max_threads()
     ids, scores = stored.search_chunks(stored.chunk_vectors[1], 3)
     assert ids[0] == 1 and scores[0] == pytest.approx(1.0, abs=1e-5)
+    assert faiss.omp_get_max_threads() == threads  # searched on one thread, then put back
 
 
 def test_rebuild_swaps_and_keeps_one_build(seed_corpus: Path, tmp_path: Path) -> None:
