@@ -307,7 +307,7 @@ def _index_data(
 
 _Tokens = tuple[np.ndarray, np.ndarray, np.ndarray]  # (offsets with a leading 0, int8 codes, scales)
 _SAMPLE_CHUNKS = 512  # chunks embedded first, evenly spread, whose tokens fit the projection
-_BATCH_CHUNKS = 1_024  # chunks embedded at a time after them; their float16 tokens are then coded
+_BATCH_CHUNKS = 512  # chunks embedded at a time after them; their float32 tokens are then coded
 
 
 class _TokenCodes:
@@ -316,7 +316,7 @@ class _TokenCodes:
     Each sentence takes its token vectors from the first chunk holding it. Without a projection
     to reuse, an evenly spread sample of chunks is embedded first and the projection fitted on
     their tokens; every later batch is projected and quantized as soon as it is embedded, so a
-    build never holds more than a batch of float16 token vectors (Reuters peak RSS was 5 GB
+    build never holds more than a batch of float32 token vectors (Reuters peak RSS was 5 GB
     when it held them all).
     """
 

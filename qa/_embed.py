@@ -72,7 +72,7 @@ class SpanPass:
     """What one model pass over a text gives for its spans (see `Embedder.embed_spans`)."""
 
     vectors: np.ndarray  # a normalised row per span
-    tokens: list[np.ndarray]  # per span, its unit token vectors (float16, a row per word piece)
+    tokens: list[np.ndarray]  # per span, its unit token vectors (float32, a row per word piece)
 
 
 T = TypeVar("T")
@@ -100,7 +100,8 @@ def pool_spans(hidden: np.ndarray, offsets: Sequence[tuple[int, int]], spans: Se
     bounds = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)[: len(hidden)]
     starts, ends = bounds[:, 0], bounds[:, 1]
     content = ends > starts
-    units = unit_rows(hidden).astype(np.float16)
+    # float32, not float16: numpy's float16 cast took 60% of this function's time (0.3 ms a chunk).
+    units = unit_rows(hidden)
     vectors = np.zeros((len(spans), hidden.shape[1]), dtype=np.float32)
     tokens = []
     for row, (start, end) in enumerate(spans):

@@ -62,7 +62,7 @@ class FakeEmbedder:
         passes = [
             SpanPass(
                 self.embed([text[a:b] for a, b in text_spans]),
-                [self._tokens(text[a:b]).astype(np.float16) for a, b in text_spans],
+                [self._tokens(text[a:b]).astype(np.float32) for a, b in text_spans],
             )
             for text, text_spans in zip(texts, spans, strict=True)
         ]
