@@ -278,10 +278,10 @@ def _abstention(squad: SquadSet, root: Path, asked: Sequence[Question], progress
 
 def format_report(report: EvalReport) -> str:
     """The readable table `qa eval` prints."""
-    held = report.titles - TUNING_ARTICLES
+    tuning = min(report.titles, TUNING_ARTICLES)
     lines = [
         f"{report.file}: {report.titles} articles, {report.articles} paragraphs indexed ({report.index}, {report.model})",
-        f"tuning = the {TUNING_ARTICLES} titles that sort first; held-out = the other {held}",
+        f"tuning = the {tuning} titles that sort first; held-out = the other {report.titles - tuning}",
         "",
         f"{'split':10} {'questions':>9} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR@10':>7} {'cite@1':>7} {'cite@3':>7} "
         f"{'ans@1':>6} {'abstain':>7} {'p50 ms':>7} {'p95 ms':>7}",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from qa import QAError
-from qa._eval import CURVE, TUNING_ARTICLES, evaluate, load_squad
+from qa._eval import CURVE, TUNING_ARTICLES, evaluate, format_report, load_squad
 
 TOPICS = [
     (
@@ -95,6 +96,10 @@ def test_evaluate_reports_every_figure_and_reuses_its_index(tmp_path: Path) -> N
         everything.ans_at_1, everything.abstained,
     )  # fmt: skip
     assert (index / "CURRENT").read_text() == built, "the second run reuses the index"
+    text = format_report(report)
+    assert f"tuning = the {TUNING_ARTICLES} titles that sort first; held-out = the other 3" in text
+    # A file with fewer titles than the tuning half holds no held-out ones, not a negative count.
+    assert "tuning = the 5 titles that sort first; held-out = the other 0" in format_report(replace(report, titles=5))
 
 
 def test_cli_eval_json(tmp_path: Path) -> None:
