@@ -196,7 +196,7 @@ class Retriever:
         offsets = np.concatenate([[0], np.cumsum(ends - starts)])
         question = index.projection.apply_few(query_tokens)
         # best[q, k]: question token q's best cosine to any token of sentence needed[k].
-        best = _late.segment_best(question, _late.dequantize(codes, scale), offsets)
+        best = _late.segment_best(question, codes, offsets, scale)
         own = best[:, np.searchsorted(needed, rows)]
         article_of = index.sentences[:, 0]
         before = np.maximum(rows - 1, 0)

@@ -66,3 +66,10 @@ def test_segment_best_matches_brute_force() -> None:
     assert np.isclose(best.max(axis=1).mean(), similarity.max(axis=1).mean())
     # A question without content tokens has no rows to match.
     assert segment_best(question[:0], tokens, offsets).shape == (0, 4)
+    # int8 codes with their scales score as their dequantized vectors do.
+    codes, scale = quantize(tokens)
+    assert np.allclose(
+        segment_best(question, codes, offsets, scale),
+        segment_best(question, dequantize(codes, scale), offsets),
+        atol=1e-6,
+    )
