@@ -17,13 +17,15 @@ TOP_PASSAGES = 8  # articles whose retrieved chunks supply candidate sentences (
 # First score = cosine + BM25(sentence) + BM25(previous + sentence) + passage score.
 WEIGHTS = {"cosine": 0.5, "bm25": 0.25, "window": 0.25, "passage": 0.25}
 # The best RERANKED sentences then gain late interaction (MaxSim over contextual token vectors,
-# `Retriever.late_features`): of the sentence, of the previous sentence and the sentence together (an answer often
-# follows the sentence that names the question's subject), and of the chunk around it (the
-# passage as a whole). Fitted by coordinate ascent on cite@1 over the tuning half of SQuAD v1.1
-# dev (benchmarks/late_interaction.py): tuning cite@1 0.714 -> 0.793 (held out 0.703 -> 0.779).
-# Re-ranking the best 10 loses 0.1 point there, the best 5 nearly 1.
+# `Retriever.late_features`): of the sentence, and of the previous sentence and the sentence
+# together (an answer often follows the sentence that names the question's subject). Fitted by
+# coordinate ascent on cite@1 over the tuning half of SQuAD v1.1 dev
+# (benchmarks/late_interaction.py): tuning cite@1 0.714 -> 0.790 (held out 0.703 -> 0.779).
+# A third term, MaxSim of the chunk around the sentence, added nothing once these two were
+# refitted (held out 0.779 with it) and read three times the tokens. Re-ranking the best 10
+# loses 0.3 point, the best 5 nearly 1.
 RERANKED = 20
-LATE_WEIGHTS = {"sentence": 3.0, "window": 5.45, "chunk": 1.35}
+LATE_WEIGHTS = {"sentence": 3.47, "window": 5.55}
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,6 @@ class Retriever:
         df = np.diff(indptr).astype(np.float64)
         self._idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
         self._idf_unknown = float(np.log(1.0 + (n_docs + 0.5) / 0.5))
-        self._chunk_first = np.ascontiguousarray(index.chunks[:, 1])
-        self._chunk_last = np.ascontiguousarray(index.chunks[:, 2])
 
     def search(
         self,
@@ -173,22 +173,19 @@ class Retriever:
         return Retrieval(query, tuple(hits), passages)
 
     def late_features(self, query_tokens: np.ndarray, sentences: np.ndarray) -> np.ndarray:
-        """For each sentence row, its MaxSim with the question's tokens: alone, with the previous
-        sentence of its article, and over the chunk(s) holding it (columns as in LATE_WEIGHTS)."""
+        """For each sentence row, its MaxSim with the question's tokens: alone, and with the
+        previous sentence of its article (columns as in LATE_WEIGHTS)."""
         index = self.index
         out = np.zeros((len(sentences), len(LATE_WEIGHTS)), dtype=np.float64)
         if len(sentences) == 0 or len(query_tokens) == 0:
             return out
         rows = sentences.astype(np.int64)
-        # Chunks are sorted by their sentence ranges; the ones holding sentence s are contiguous.
-        first_chunk = np.searchsorted(self._chunk_last, rows, side="right")
-        last_chunk = np.searchsorted(self._chunk_first, rows, side="right")
-        lo = np.minimum(index.chunks[first_chunk, 1], rows - 1).clip(min=0)
-        hi = np.maximum(index.chunks[last_chunk - 1, 2], rows + 1)
-        spans = zip(lo.tolist(), hi.tolist(), strict=True)
-        needed = np.unique(np.concatenate([np.arange(a, b) for a, b in spans]))
+        article_of = index.sentences[:, 0]
+        before = np.maximum(rows - 1, 0)
+        has_previous = (rows > 0) & (article_of[before] == article_of[rows])
+        needed = np.unique(np.concatenate([rows, before[has_previous]]))
         starts, ends = index.sentence_tokens[needed], index.sentence_tokens[needed + 1]
-        # Needed sentences come in runs (whole chunks): read each run's token rows in one slice.
+        # Needed sentences often come in runs (a sentence and the one before it): one slice a run.
         breaks = np.flatnonzero(np.diff(needed) != 1) + 1
         runs = [(int(a[0]), int(b[-1])) for a, b in zip(np.split(starts, breaks), np.split(ends, breaks), strict=True)]
         codes = np.vstack([index.token_codes[a:b] for a, b in runs])
@@ -198,25 +195,8 @@ class Retriever:
         # best[q, k]: question token q's best cosine to any token of sentence needed[k].
         best = _late.segment_best(question, codes, offsets, scale)
         own = best[:, np.searchsorted(needed, rows)]
-        article_of = index.sentences[:, 0]
-        before = np.maximum(rows - 1, 0)
-        has_previous = (rows > 0) & (article_of[before] == article_of[rows])
         window = np.where(has_previous, np.maximum(own, best[:, np.searchsorted(needed, before)]), own)
         out[:, 0], out[:, 1] = own.mean(axis=0), window.mean(axis=0)
-        # A chunk's sentences are consecutive rows, so consecutive columns of `best`; chunks
-        # overlap, so their columns are gathered side by side and reduced in one call.
-        holders = zip(first_chunk.tolist(), last_chunk.tolist(), strict=True)
-        chunks = np.unique(np.concatenate([np.arange(a, b) for a, b in holders]))
-        _, first, last = index.chunks[chunks].T
-        widths = last - first
-        gathered = np.cumsum(widths) - widths  # where each chunk's columns start once gathered
-        columns = np.repeat(np.searchsorted(needed, first) - gathered, widths) + np.arange(int(widths.sum()))
-        chunk_score = np.maximum.reduceat(best[:, columns], gathered, axis=1).mean(axis=0)
-        # A sentence takes the best of the chunks holding it (consecutive entries of `chunks`).
-        lo, hi = np.searchsorted(chunks, first_chunk), np.searchsorted(chunks, last_chunk)
-        out[:, 2] = chunk_score[lo]
-        for step in range(1, int((hi - lo).max())):
-            out[:, 2] = np.maximum(out[:, 2], chunk_score[np.minimum(lo + step, hi - 1)])
         return out
 
     def lexical_scores(self, tokens: list[str]) -> dict[str, np.ndarray]:
