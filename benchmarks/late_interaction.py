@@ -3,9 +3,8 @@
     .venv/bin/python benchmarks/late_interaction.py [--squad FILE] [--every 1]
 
 For every `--every`-th answerable question, takes the first ranking's best RERANKED candidate
-sentences (through the same `Retriever` as `Engine.ask`) and their three late-interaction
-features (`Retriever.late_features`: MaxSim of the sentence, of the previous sentence with it,
-and of the chunk around it). The weights are fitted by coordinate ascent on cite@1 over the
+sentences (through the same `Retriever` as `Engine.ask`) and their late-interaction features
+(`Retriever.late_features`: MaxSim of the sentence, and of the previous sentence with it). The weights are fitted by coordinate ascent on cite@1 over the
 tuning half only (the 24 titles that sort first), starting from the shipped ones; the
 held-out half is then reported at those weights, beside the first ranking alone, each
 feature alone, and fewer sentences re-ranked. The fitted weights are printed for

@@ -4,8 +4,8 @@ The build keeps the token vectors of each sentence from the chunk pass that embe
 projects them onto the corpus's top principal directions (`TOKEN_DIMS`) and stores them as int8
 with one scale per token. At question time the question's own token vectors come from the same
 model call as its vector, and MaxSim (for each question token, its best cosine to any token of
-a text, then the mean) scores a sentence, the sentence with the one before it, and the chunk
-around it. Pure numpy: no I/O, no model.
+a text, then the mean) scores a sentence, and the sentence with the one before it. Pure numpy:
+no I/O, no model.
 
 On SQuAD v1.1 dev (held out) 128 int8 dimensions rank as well as the full 384 float ones
 (cite@1 0.774 against 0.776) in a third of the space of 384 int8 ones; 64 lose 1.3 points.
