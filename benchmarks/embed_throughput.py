@@ -8,8 +8,8 @@ vectors); the same int8 model driven by hand with onnxruntime (tokenize, run, me
 normalise) the way qa drives it (one text per call, a thread per core on a one-thread session),
 one text per call on one session using every core, and in padded batches of 64 sorted by
 length (these two on the same model exported with an attention mask, which padding needs and
-qa's one-text graph leaves out); and, with `--torch`, sentence-transformers on torch. Prints medians over the runs and
-ratios to the first by-hand way (what qa's own overhead costs).
+qa's one-text graph leaves out); and, with `--torch`, sentence-transformers on torch. Prints
+medians over the runs and ratios to the first by-hand way (what qa's own overhead costs).
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@
 
 For every `--every`-th answerable question, takes the first ranking's best RERANKED candidate
 sentences (through the same `Retriever` as `Engine.ask`) and their late-interaction features
-(`Retriever.late_features`: MaxSim of the sentence, and of the previous sentence with it). The weights are fitted by coordinate ascent on cite@1 over the
-tuning half only (the 24 titles that sort first), starting from the shipped ones; the
-held-out half is then reported at those weights, beside the first ranking alone, each
-feature alone, and fewer sentences re-ranked. The fitted weights are printed for
+(`Retriever.late_features`: MaxSim of the sentence, and of the previous sentence with it). The
+weights are fitted by coordinate ascent on cite@1 over the tuning half only (the 24 titles
+that sort first), starting from the shipped ones; the held-out half is then reported at those
+weights, beside the first ranking alone, each feature alone, and fewer sentences re-ranked. The fitted weights are printed for
 `qa._retrieve.LATE_WEIGHTS`.
 """
 

@@ -359,7 +359,7 @@ class OnnxEmbedder:
         reduce: Callable[[int, np.ndarray, list[tuple[int, int]]], T],
         progress: Callable[[int], object] | None,
     ) -> list[T]:
-        """`reduce(i, *_hidden(texts[i]))` for each text, in order.
+        """`reduce(i, *_hidden(texts[i], text session))` for each text, in order.
 
         Many texts run several at a time, one per core, on the one-thread session, each worker
         reducing its own text's token vectors: small unpadded inputs keep one core busy better
@@ -369,20 +369,21 @@ class OnnxEmbedder:
         if self._text_session is None:
             # One thread per session: texts run one per core in parallel.
             self._text_session = self._new_session(1)
+        session = self._text_session
         if len(texts) <= 1 or self._workers <= 1:
-            results = [reduce(i, *self._hidden(text)) for i, text in enumerate(texts)]
+            results = [reduce(i, *self._hidden(text, session)) for i, text in enumerate(texts)]
             if progress and texts:
                 progress(len(texts))
             return results
         results = []
         with ThreadPoolExecutor(self._workers) as pool:
-            for result in pool.map(lambda i: reduce(i, *self._hidden(texts[i])), range(len(texts))):
+            for result in pool.map(lambda i: reduce(i, *self._hidden(texts[i], session)), range(len(texts))):
                 results.append(result)
                 if progress:
                     progress(1)
         return results
 
-    def _hidden(self, text: str, session: Any = None) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    def _hidden(self, text: str, session: Any) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """Token vectors and character offsets of one text.
 
         One text per call, unpadded: with `_map`'s thread per core the int8 model runs about 1.8
@@ -391,7 +392,7 @@ class OnnxEmbedder:
         """
         encoding = self._tokenizer.encode(text)
         ids = np.asarray([encoding.ids], dtype=np.int64)
-        hidden = (session or self._text_session).run(None, {"input_ids": ids})[0][0]
+        hidden = session.run(None, {"input_ids": ids})[0][0]
         return np.asarray(hidden, dtype=np.float32), encoding.offsets
 
     def count_tokens(self, text: str) -> int:
