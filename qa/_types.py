@@ -6,6 +6,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+def counted(n: int, noun: str) -> str:
+    """A count and its noun ("1 article", "2 articles"), for the CLI's and the UI's messages."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 @dataclass(frozen=True)
 class Article:
     """One article of the corpus, with its full text as read from disk."""

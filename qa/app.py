@@ -15,7 +15,7 @@ from ._conversation import example_questions
 from ._engine import Engine
 from ._errors import InvalidQuestionError, QAError
 from ._gradio import gr
-from ._types import Answer, Citation
+from ._types import Answer, Citation, counted
 
 QUEUE_SIZE = 32  # waiting requests beyond this get a "busy" error at once, not a hang
 CONCURRENCY = 2  # one per core: answers are CPU-bound
@@ -151,7 +151,7 @@ def create_app(engine: Engine) -> gr.Blocks:
     with gr.Blocks(title="qa: cited answers") as demo:
         gr.Markdown("## qa: answers with their exact source sentences")
         gr.Markdown(
-            f"Index: {summary.articles} articles, {summary.sentences} sentences · model `{summary.model}` · "
+            f"Index: {counted(summary.articles, 'article')}, {counted(summary.sentences, 'sentence')} · model `{summary.model}` · "
             f"built {summary.built_at}"
         )
         citations_state = gr.State([])

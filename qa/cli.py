@@ -10,7 +10,7 @@ from typing import Any, TextIO
 import click
 
 from ._errors import QAError
-from ._types import Answer, Citation
+from ._types import Answer, Citation, counted
 
 INDEX = click.option(
     "--index", "index_dir", envvar="QA_INDEX", default="index", show_default=True, help="Index folder (env QA_INDEX)."
@@ -75,12 +75,13 @@ def build(corpus_dir: str, index_dir: str, model: str | None, backend: str, full
     for skipped in report.skipped:
         click.echo(f"qa: skipped {skipped.path}: {skipped.reason}", err=True)
     click.echo(
-        f"Built {report.index_dir}: {report.articles} articles, {report.sentences} sentences, "
-        f"{report.chunks} chunks, {len(report.skipped)} skipped files, {report.seconds:.1f} s ({report.model}, {report.backend})"
+        f"Built {report.index_dir}: {counted(report.articles, 'article')}, {counted(report.sentences, 'sentence')}, "
+        f"{counted(report.chunks, 'chunk')}, {counted(len(report.skipped), 'skipped file')}, {report.seconds:.1f} s "
+        f"({report.model}, {report.backend})"
     )
     if report.incremental:
         click.echo(
-            f"Incremental: embedded {report.embedded} new or changed articles, reused {report.reused}, "
+            f"Incremental: embedded {counted(report.embedded, 'new or changed article')}, reused {report.reused}, "
             f"dropped {report.removed} no longer in the corpus (--full re-embeds all)"
         )
 

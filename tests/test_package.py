@@ -18,3 +18,9 @@ def test_public_api_is_importable() -> None:
     for name in qa.__all__:
         assert getattr(qa, name) is not None
     assert issubclass(qa.IndexMismatchError, qa.QAError) and issubclass(qa.CorpusError, qa.QAError)
+
+
+def test_counted_says_one_thing_and_many_things() -> None:
+    from qa._types import counted
+
+    assert [counted(n, "article") for n in (0, 1, 2)] == ["0 articles", "1 article", "2 articles"]
