@@ -16,6 +16,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -23,6 +24,17 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 LATEST_END = "<!-- latest runs end -->"
 PACKAGES = ("onnxruntime", "torch", "sentence-transformers", "faiss-cpu", "bm25s", "gradio", "langchain-community")
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a benchmark's `main`: a `QAError` (no index at `--index`, say) or a missing data file
+    ends it with one line saying what is wrong, as the `qa` CLI does, not a traceback."""
+    from qa import QAError
+
+    try:
+        main()
+    except (QAError, OSError) as exc:
+        sys.exit(f"{Path(sys.argv[0]).stem}: error: {exc}")
 
 
 def add_record_flag(parser: argparse.ArgumentParser) -> None:

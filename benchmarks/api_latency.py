@@ -18,7 +18,7 @@ import urllib.request
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from _results import Report, add_record_flag
+from _results import Report, add_record_flag, run
 from gradio_client import Client
 
 from qa import Engine
@@ -95,4 +95,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

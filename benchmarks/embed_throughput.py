@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from _results import Report, add_record_flag
+from _results import Report, add_record_flag, run
 
 from qa._build import BuildSettings, _chunker
 from qa._embed import OnnxEmbedder, SentenceTransformerEmbedder, _load
@@ -122,9 +122,9 @@ def main() -> None:
         contenders["sentence-transformers on torch (batches of 64)"] = torch_embedder.embed
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(args.runs):
-        for name, run in contenders.items():
+        for name, contender in contenders.items():
             t = time.perf_counter()
-            run(chunks)
+            contender(chunks)
             times[name].append(time.perf_counter() - t)
     report.line(
         f"{len(chunks)} SQuAD chunks, {tokens / len(chunks):.0f} word pieces on average; median of {args.runs} runs"
@@ -143,4 +143,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -19,7 +19,7 @@ import time
 
 import faiss
 import numpy as np
-from _results import Report, add_record_flag
+from _results import Report, add_record_flag, run
 
 from qa._retrieve import CANDIDATE_CHUNKS
 from qa._store import EXACT_LIMIT, make_vector_index
@@ -98,4 +98,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

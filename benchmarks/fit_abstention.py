@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _results import Report, add_record_flag
+from _results import Report, add_record_flag, run
 
 from qa import Engine
 from qa._answer import COVERAGE_WEIGHT, MATCH_WEIGHT, MIN_SUPPORT
@@ -82,4 +82,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from _results import Report, add_record_flag
+from _results import Report, add_record_flag, run
 
 from qa import _lexical
 from qa._eval import _engine, _overlaps, default_index, load_squad
@@ -121,4 +121,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _results import Report, add_record_flag
+from _results import Report, add_record_flag, run
 
 
 def folder_size(path: Path) -> int:
@@ -98,4 +98,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _results import Report, add_record_flag
+from _results import Report, add_record_flag, run
 
 from qa import Engine, build_index
 
@@ -86,4 +86,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

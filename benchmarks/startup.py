@@ -19,7 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _results import Report, add_record_flag
+from _results import Report, add_record_flag, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,4 +84,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
