@@ -99,8 +99,11 @@ def _to_onnx(transformer: Any, path: Path, one_text: bool) -> None:
     if one_text:
         axes = {n: {1: "tokens"} for n in axes}
     # The tracer warns that the causal-attention test is frozen: an encoder's is always false.
+    # The masked graph's exporter warns that negative indices would break advanced indexing:
+    # the mask's indices are built from shapes, never negative.
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit._trace.TracerWarning)
+        warnings.filterwarnings("ignore", message="Exporting aten::index operator", category=UserWarning)
         torch.onnx.export(
             _Hidden(), examples, str(path), input_names=names, output_names=["hidden"],
             dynamic_axes=axes, opset_version=17, dynamo=False,
