@@ -8,26 +8,13 @@ from ._retrieve import Hit
 from ._segment import paragraphs
 from ._types import Answer, Citation
 
-# The best sentence answers when `cosine + COVERAGE_WEIGHT * coverage + MATCH_WEIGHT * match >=
-# MIN_SUPPORT`: close in meaning, holding the question's rarer words, matching its words token
-# by token (late interaction), or enough of these together. Fitted on the 24 SQuAD v1.1 dev
-# articles whose titles sort first (index them, ask their questions and the other 24's; the
-# weights and threshold that abstain most while answering 96%): benchmarks/fit_abstention.py.
-# The match term took abstention there from 0.908 to 0.938 at the same share answered.
-COVERAGE_WEIGHT = 0.65
-MATCH_WEIGHT = 2.0
-MIN_SUPPORT = 1.89
 NOT_FOUND = "The corpus does not answer this question."
 
 
 def is_supported(hit: Hit) -> bool:
-    """Whether the best sentence found is evidence enough to answer."""
-    return support(hit) >= MIN_SUPPORT
-
-
-def support(hit: Hit) -> float:
-    """How strongly a sentence supports answering: its cosine, coverage and token match, weighted."""
-    return hit.cosine + COVERAGE_WEIGHT * hit.coverage + MATCH_WEIGHT * hit.match
+    """Whether a sentence found is evidence enough to cite: the fitted abstention rule
+    (`_ranker`, over its cosine, coverage, token match, rank score and article score)."""
+    return hit.support >= 0.0
 
 
 def citation(n: int, hit: Hit) -> Citation:
@@ -41,17 +28,30 @@ def citation(n: int, hit: Hit) -> Citation:
         start=hit.start,
         end=hit.end,
         score=hit.score,
+        copies=hit.copies,
         date=article.date,
         source=article.source,
         url=article.url,
     )
 
 
-def compose(question: str, query: str, hits: Sequence[Hit], top: int = 3) -> Answer:
-    """An answer citing the `top` best sentences, or an abstention that lists them as nearest."""
-    cited = tuple(citation(n, hit) for n, hit in enumerate(hits[:top], 1))
-    if not cited or not is_supported(hits[0]):
-        return Answer(question=question, query=query, answer=NOT_FOUND, citations=(), abstained=True, nearest=cited)
+def compose(
+    question: str, query: str, hits: Sequence[Hit], top: int = 3, context: frozenset[str] = frozenset()
+) -> Answer:
+    """An answer citing the best sentence and, of the next `top - 1`, those from its article or
+    evidence on their own (not an unrelated story's sentence that shares a word with the
+    question); or, when the best is not evidence, an abstention listing them as nearest.
+
+    `context` names the articles the conversation's previous turn cited: a follow-up's best
+    sentence from one of them answers, since the earlier turn already found the story and a
+    follow-up's own words ("How big are they in total?") say little on their own.
+    """
+    if not hits or not (is_supported(hits[0]) or hits[0].article.id in context):
+        nearest = tuple(citation(n, hit) for n, hit in enumerate(hits[:top], 1))
+        return Answer(question=question, query=query, answer=NOT_FOUND, citations=(), abstained=True, nearest=nearest)
+    first = hits[0].article.id
+    kept = [hits[0], *(hit for hit in hits[1:top] if hit.article.id == first or is_supported(hit))]
+    cited = tuple(citation(n, hit) for n, hit in enumerate(kept, 1))
     text = " ".join(f"{c.sentence} [{c.n}]" for c in cited)
     return Answer(question=question, query=query, answer=text, citations=cited, abstained=False)
 

@@ -15,6 +15,7 @@ from ._chunk import SentenceChunker, make_chunker
 from ._corpus import Corpus, article_hash, read_corpus
 from ._embed import DEFAULT_BACKEND, Embedder, SpanPass, load_embedder
 from ._errors import BuildError, QAError
+from ._kinds import sentence_types
 from ._late import SAMPLE_ROWS, TOKEN_DIMS, Projection, fit_projection, quantize
 from ._segment import iter_split
 from ._store import (
@@ -300,9 +301,18 @@ def _index_data(
             "windows": _lexical.build(window_texts),
         },
         projection=projection,
+        sentence_types=np.array([sentence_types(t) for t in sentence_texts], dtype=np.uint16),
+        sentence_groups=_groups(sentence_texts),
         **_gather_tokens(sentence_source, fresh_tokens, previous),
     )
     return data, reused
+
+
+def _groups(sentences: list[str]) -> np.ndarray:
+    """For each sentence, the first row with the same text, ignoring case and spacing: the
+    sentences that copies of one story (the BBC set has about 170 such pairs) share."""
+    first: dict[str, int] = {}
+    return np.array([first.setdefault(" ".join(t.lower().split()), i) for i, t in enumerate(sentences)], dtype=np.int64)
 
 
 _Tokens = tuple[np.ndarray, np.ndarray, np.ndarray]  # (offsets with a leading 0, int8 codes, scales)

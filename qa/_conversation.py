@@ -19,7 +19,7 @@ _WORD = re.compile(r"[^\W\d_][\w’'-]*", re.UNICODE)
 # Words that point back at something said before.
 _ANAPHORA = frozenset(
     {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "theirs", "it", "its"}
-    | {"this", "that", "these", "those", "there", "then", "former", "latter"}
+    | {"this", "that", "these", "those", "there", "then", "former", "latter", "instead"}
 )
 _CONTINUATIONS = ("and ", "but ", "also ", "what about", "how about", "why", "what else", "anything else")
 _QUESTION_WORDS = frozenset(
@@ -77,12 +77,36 @@ def rewrite(question: str, history: Sequence[str]) -> str:
     return f"{question} {' '.join(carried)}" if carried else question
 
 
-_SPEAKER = re.compile(r"\b([A-Z][\w’'-]+),? (?:said|says|told|stated|added|declined|insisted|warned|announced)\b")
+_SPEAKER = re.compile(
+    r"\b((?:[A-Z][\w’'-]+ )*[A-Z][\w’'-]+),? (?:said|says|told|stated|added|declined|insisted|warned|announced)\b"
+)
+_HONORIFICS = frozenset({"mr", "mrs", "ms", "dr", "sir", "lord", "lady", "prof", "professor"})
 
 
 def example_questions(texts: Iterable[str], n: int = 4) -> list[str]:
-    """Questions about the people and bodies a corpus quotes most ("Grushko told ..."), for the UI."""
+    """Questions about the people and bodies a corpus quotes most ("Grushko told ..."), for the UI.
+
+    A speaker counts only if it reads as a name: a capitalised word whose lower-case form the
+    texts never use ("Analysts said" and "Bank said" open sentences; "Grushko" is a name).
+    """
     counts: Counter[str] = Counter()
+    lower: set[str] = set()
     for text in texts:
-        counts.update(m for m in _SPEAKER.findall(text) if m.lower() not in STOPWORDS and m.lower() not in _ANAPHORA)
-    return [f"What did {name} say?" for name, _ in counts.most_common(n)]
+        lower.update(w for w in _WORD.findall(text) if w.islower())
+        for match in _SPEAKER.findall(text):
+            words = [w for w in match.split() if w.lower() not in _HONORIFICS]
+            if words:
+                counts[" ".join(words)] += 1
+    names = [
+        name
+        for name, _ in counts.most_common()
+        if all(
+            w.lower() not in lower and w.lower() not in STOPWORDS and w.lower() not in _ANAPHORA for w in name.split()
+        )
+    ]
+    chosen: list[str] = []
+    for name in names:
+        # "Trump" and "President Donald Trump" are one speaker: keep the one quoted more.
+        if not any(name.endswith(" " + c) or c.endswith(" " + name) for c in chosen):
+            chosen.append(name)
+    return [f"What did {name} say?" for name in chosen[:n]]

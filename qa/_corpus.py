@@ -50,26 +50,34 @@ def corpus_hash(articles: tuple[Article, ...] | list[Article]) -> str:
     return digest.hexdigest()
 
 
+def read_articles(path: str | Path) -> list[Article]:
+    """The readable articles of a corpus folder or file (see `read_corpus`)."""
+    return list(read_corpus(path).articles)
+
+
 def read_corpus(folder: str | Path) -> Corpus:
-    """Read every supported file below `folder`.
+    """Read every supported file below `folder` (or the one file `folder` names).
 
     A file or JSONL line that cannot be read is reported in `Corpus.skipped` with its reason,
     and the rest still loads. Raises `CorpusError` when the folder is missing or nothing in it
     can be read.
     """
     root = Path(folder)
-    if not root.is_dir():
+    if root.is_file():
+        files = [(root, root.name)]
+    elif root.is_dir():
+        files = [(p, p.relative_to(root).as_posix()) for p in sorted(p for p in root.rglob("*") if p.is_file())]
+        # dotfiles such as .gitkeep are not articles
+        files = [(p, rel) for p, rel in files if not any(part.startswith(".") for part in rel.split("/"))]
+    else:
         raise CorpusError(
-            f"corpus folder {str(root)!r} does not exist; create it and put .txt, .md or "
-            ".jsonl articles in it, or pass --corpus DIR"
+            f"corpus {str(root)!r} does not exist; pass --corpus with a folder of .txt, .md or .jsonl "
+            "articles, or one such file"
         )
     articles: list[Article] = []
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = path.relative_to(root).as_posix()
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue  # dotfiles such as .gitkeep are not articles
+    for path, rel in files:
         if not rel.endswith(SUPPORTED):
             skipped.append(Skipped(rel, f"unsupported file type; use one of {', '.join(SUPPORTED)}"))
             continue

@@ -11,6 +11,7 @@ from ._answer import compose
 from ._conversation import rewrite, term_spans
 from ._embed import Embedder, canonical_model_name, load_embedder
 from ._errors import IndexMismatchError, InvalidQuestionError
+from ._ranker import Ranker
 from ._retrieve import Retrieval, Retriever
 from ._types import Answer, Article
 
@@ -47,7 +48,12 @@ class Engine:
     """Answers questions from the index at `index_dir` with cited source sentences."""
 
     def __init__(
-        self, index_dir: str | Path = "index", model: str | None = None, *, embedder: Embedder | None = None
+        self,
+        index_dir: str | Path = "index",
+        model: str | None = None,
+        *,
+        embedder: Embedder | None = None,
+        ranker: Ranker | None = None,
     ) -> None:
         root = Path(index_dir)
         manifest = _store.read_manifest(root)  # cheap checks before the model loads
@@ -70,7 +76,7 @@ class Engine:
                 f"{manifest.dimensions}; rebuild it with `qa build --index {root}`"
             )
         self.index = _store.load_index(root)
-        self.retriever = Retriever(self.index, embedder)
+        self.retriever = Retriever(self.index, embedder, ranker)
         self._by_id = {a.id: a for a in self.index.articles}
 
     def ask(self, question: str, *, top: int = 3, history: Sequence[str] = ()) -> Answer:
@@ -82,24 +88,29 @@ class Engine:
         return self.ask_with_retrieval(question, top=top, history=history)[0]
 
     def ask_with_retrieval(
-        self, question: str, *, top: int = 3, history: Sequence[str] = ()
+        self, question: str, *, top: int = 3, history: Sequence[str] = (), depth: int = 3
     ) -> tuple[Answer, Retrieval]:
-        """`ask`, also returning the ranked sentences and articles behind the answer (for `qa eval`)."""
+        """`ask`, also returning the ranked sentences (the best `depth`, at least `top`) and
+        articles behind the answer (for `qa eval`)."""
         text = check_question(question)
         if not 1 <= top <= 20:
             raise InvalidQuestionError("top must be between 1 and 20")
         earlier = [check_question(q) for q in history]
         query = rewrite(text, earlier)
         boost: dict[str, float] = {}
+        context: frozenset[str] = frozenset()
         focus = None
         if query != text:
             # The articles the previous turn cited stay in play for its follow-up.
             previous = self.retriever.search(rewrite(earlier[-1], earlier[:-1]), limit=top)
             boost = {hit.article.id: FOLLOW_UP_BOOST for hit in previous.hits}
+            # Only a story the previous turn answered from vouches for the follow-up's answer.
+            answered = compose(earlier[-1], previous.query, previous.hits, top=top)
+            context = frozenset(c.article_id for c in answered.citations)
             # Carried terms find the article; a follow-up with words of its own picks the sentence by them.
             focus = term_spans(text) or None
-        retrieval = self.retriever.search(query, boost=boost, limit=max(top, 3), focus=focus)
-        return compose(text, retrieval.query, retrieval.hits, top=top), retrieval
+        retrieval = self.retriever.search(query, boost=boost, limit=max(top, depth), focus=focus)
+        return compose(text, retrieval.query, retrieval.hits, top=top, context=context), retrieval
 
     def article(self, article_id: str) -> Article:
         """The article with id `article_id` (KeyError if absent)."""

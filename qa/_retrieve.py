@@ -1,44 +1,79 @@
-"""Hybrid retrieval: dense (FAISS) + BM25 over chunks, then sentence ranking inside them."""
+"""Hybrid retrieval: dense (FAISS) + BM25 over chunks ranks articles; a fitted ranker then orders
+every sentence of the best ones."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _late, _lexical
 from ._embed import Embedder
+from ._kinds import TYPES, WANTS, question_kind
+from ._ranker import Ranker, check, load_ranker
 from ._store import StoredIndex
 from ._types import Article
 
 CANDIDATE_CHUNKS = 100  # per retriever (dense and BM25) before fusion
-TOP_PASSAGES = 8  # articles whose retrieved chunks supply candidate sentences (5 -> 8: tuning cite@1 +0.4 points)
-# First score = cosine + BM25(sentence) + BM25(previous + sentence) + passage score.
-WEIGHTS = {"cosine": 0.5, "bm25": 0.25, "window": 0.25, "passage": 0.25}
-# The best RERANKED sentences then gain late interaction (MaxSim over contextual token vectors,
-# `Retriever.late_features`): of the sentence, and of the previous sentence and the sentence
-# together (an answer often follows the sentence that names the question's subject). Fitted by
-# coordinate ascent on cite@1 over the tuning half of SQuAD v1.1 dev
-# (benchmarks/late_interaction.py): tuning cite@1 0.714 -> 0.790 (held out 0.703 -> 0.779).
-# A third term, MaxSim of the chunk around the sentence, added nothing once these two were
-# refitted (held out 0.779 with it) and read three times the tokens. Re-ranking only the best 10
-# loses 0.1 point on the tuning half (0.3 held out), the best 5 0.6 (0.9).
-RERANKED = 20
-LATE_WEIGHTS = {"sentence": 3.47, "window": 5.55}
+# Every sentence of the best ARTICLES articles is a candidate, not only those of their retrieved
+# chunks: on the news dev set the answering sentence is in the best 3 articles for 97% of BBC
+# questions and the best 5 for 99%, but a reader's paraphrase often misses the chunk that holds it.
+ARTICLES = 5
+PASSAGES_REPORTED = 10
+
+# What the ranker sees of each candidate sentence (`Retriever.candidates`), and of the best one
+# when deciding whether to answer (`Hit`). The weights are fitted (`_ranker`).
+RANK_FEATURES: tuple[str, ...] = (
+    "cosine",  # the question's vector and the sentence's (pooled in its chunk's context)
+    "bm25",  # BM25 of the sentence, over the best candidate's
+    "window_bm25",  # BM25 of the previous sentence and this one, over the best candidate's
+    "late",  # MaxSim of the question's token vectors over the sentence's
+    "late_previous",  # ... over the previous sentence and this one
+    "late_next",  # ... over this sentence and the next
+    "chunk",  # the best hybrid score of a chunk holding the sentence
+    "article",  # the best hybrid score of its article's chunks
+    "article_rr",  # 1 / (1 + the article's rank)
+    "article_first",  # the article ranks first
+    "lead",  # the article's first sentence
+    "log_position",  # log(1 + the sentence's position in its article)
+    "coverage",  # IDF-weighted share of the question's terms it holds
+    "coverage_previous",  # ... that the sentence before it holds (news names its subject first)
+    "coverage_lexical",  # coverage times the best candidate's: it counts most when the question
+    "bm25_lexical",  # reuses the text's words (SQuAD), least when it paraphrases (news); so BM25
+    "article_coverage",  # ... that its article holds, anywhere
+    "log_length",  # log(1 + its terms)
+    *(f"{kind}:{kind_type}" for kind, kind_type in WANTS),  # the question asks for what it holds
+)
+# Whether the best sentence answers at all: its cosine and token match, the share of the
+# question's terms its article holds, and the share in terms the corpus never uses (a question
+# about something it does not mention). On the BBC dev questions, out of fold, these four
+# separate answerable from out-of-corpus questions better (AUC 0.91) than these with the
+# sentence's coverage, rank score and article score added (0.89).
+# The fifth: the question names something (a capitalised word after its first) that the corpus
+# never mentions: 53% of the dev set's out-of-corpus questions, 1.3% of its answerable ones.
+SUPPORT_FEATURES: tuple[str, ...] = ("cosine", "match", "article_coverage", "unknown", "unknown_name")
 
 
 @dataclass(frozen=True)
 class Hit:
-    """A ranked candidate sentence with the features that scored it."""
+    """A ranked candidate sentence with the features that decide whether it answers."""
 
     article: Article
     start: int
     end: int
-    score: float
+    score: float  # the ranker's score
     cosine: float
     coverage: float
     match: float = 0.0  # late-interaction MaxSim of the question over the previous sentence and this one
+    article_score: float = 0.0
+    article_coverage: float = 0.0  # IDF share of the question's terms its article holds
+    unknown: float = 0.0  # IDF share of the question's terms the corpus never uses
+    unknown_name: float = 0.0  # 1 if the question names something the corpus never mentions
+    support: float = 0.0  # the abstention rule's value: the sentence answers when it is at least 0
+    copies: int = 1  # articles holding this sentence's text (copies of one story)
+    row: int = -1  # the sentence's row in the index
 
 
 @dataclass(frozen=True)
@@ -52,28 +87,17 @@ class Retrieval:
 
 @dataclass(frozen=True)
 class Candidates:
-    """Candidate sentences for one query and the features that rank them (one entry each)."""
+    """Candidate sentences for one query and the features that rank them (a row each)."""
 
     sentences: np.ndarray  # rows of the index's sentence table
-    cosine: np.ndarray  # cosine of sentence and query
-    bm25: np.ndarray  # BM25 of the sentence, over the best candidate's
-    window: np.ndarray  # BM25 of previous + sentence, over the best candidate's
-    passage: np.ndarray  # min-max of the best fused score among retrieved chunks holding it
+    features: np.ndarray  # (sentences, RANK_FEATURES)
     passages: tuple[int, ...]  # article rows, best first (up to PASSAGES_REPORTED)
-    query_vector: np.ndarray
+    unknown: float = 0.0  # IDF share of the question's terms that no chunk of the corpus holds
+    unknown_name: float = 0.0  # 1 if the question names something no chunk mentions
 
-
-PASSAGES_REPORTED = 10
-
-
-def score(c: Candidates) -> np.ndarray:
-    """The ranking score of each candidate sentence."""
-    return (
-        WEIGHTS["cosine"] * c.cosine
-        + WEIGHTS["bm25"] * c.bm25
-        + WEIGHTS["window"] * c.window
-        + WEIGHTS["passage"] * c.passage
-    )
+    def column(self, name: str) -> np.ndarray:
+        """One feature of every candidate."""
+        return np.asarray(self.features[:, RANK_FEATURES.index(name)])
 
 
 def _top(values: np.ndarray, k: int) -> np.ndarray:
@@ -88,26 +112,25 @@ def _top(values: np.ndarray, k: int) -> np.ndarray:
     return picked[np.lexsort((picked, -values[picked]))]
 
 
-def _minmax(values: np.ndarray) -> np.ndarray:
-    if values.size == 0:
-        return values
-    low, high = float(values.min()), float(values.max())
-    if high - low < 1e-12:
-        return np.zeros_like(values)
-    return (values - low) / (high - low)
-
-
 def _by_max(values: np.ndarray) -> np.ndarray:
     high = float(values.max()) if values.size else 0.0
     return values / high if high > 0 else np.zeros_like(values)
 
 
-class Retriever:
-    """Searches one loaded index with one embedder; deterministic for a given query."""
+_NAME = re.compile(r"(?<!^)\b[A-Z][a-zA-Z'’-]+")
+_WORD = re.compile(r"\w+")
+_CAPITALISED = re.compile(r"[^\W\d_][\w'’-]*")
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 
-    def __init__(self, index: StoredIndex, embedder: Embedder) -> None:
+
+class Retriever:
+    """Searches one loaded index with one embedder and one ranker; deterministic for a given query."""
+
+    def __init__(self, index: StoredIndex, embedder: Embedder, ranker: Ranker | None = None) -> None:
         self.index = index
         self.embedder = embedder
+        self.ranker = ranker or load_ranker()
+        check(self.ranker, RANK_FEATURES, SUPPORT_FEATURES)
         # Inverse document frequencies over chunks, for the share of a query a sentence covers.
         chunk_bm25 = index.bm25["chunks"]
         self._vocab: dict[str, int] = chunk_bm25.vocab_dict
@@ -116,6 +139,9 @@ class Retriever:
         df = np.diff(indptr).astype(np.float64)
         self._idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
         self._idf_unknown = float(np.log(1.0 + (n_docs + 0.5) / 0.5))
+        articles = len(index.articles)
+        self._article_sentences = np.searchsorted(index.sentences[:, 0], np.arange(articles + 1))
+        self._article_chunks = np.searchsorted(index.chunks[:, 0], np.arange(articles + 1))
 
     def search(
         self,
@@ -124,11 +150,12 @@ class Retriever:
         limit: int = 10,
         focus: Sequence[tuple[int, int]] | None = None,
     ) -> Retrieval:
-        """Rank sentences for `query`; `boost` adds to the passage score of the named articles.
+        """Rank sentences for `query`; `boost` adds to the hybrid scores of the named articles.
 
         Only the words of `query` inside the character spans `focus` (all, if None) take part in
         the late interaction that picks sentences: a follow-up carries earlier terms to find
-        the article, but its own words ask what it asks.
+        the article, but its own words ask what it asks. A sentence whose text an earlier hit
+        already has (another copy of the story) is left out.
         """
         tokens = _lexical.tokenize([query])[0]
         vector, all_tokens, token_spans = self.embedder.embed_query(query)
@@ -136,56 +163,72 @@ class Retriever:
         if focus is not None:
             inside = [any(lo <= a and b <= hi for lo, hi in focus) for a, b in token_spans]
             query_tokens = all_tokens[np.array(inside, dtype=bool)] if any(inside) else all_tokens
-        candidates = self.candidates(vector, self.lexical_scores(tokens), boost)
-        passages = tuple(self.index.articles[a].id for a in candidates.passages)
-        if candidates.sentences.size == 0:
+        c = self.candidates(query, tokens, vector, query_tokens, boost)
+        passages = tuple(self.index.articles[a].id for a in c.passages)
+        if c.sentences.size == 0:
             return Retrieval(query, (), passages)
-        scores = score(candidates)
-        order = np.lexsort((candidates.sentences, -scores)).tolist()
-        head = order[:RERANKED]
-        late = self.late_features(query_tokens, candidates.sentences[head])
-        scores[head] += late @ np.array(list(LATE_WEIGHTS.values()))
-        # Only the head is re-ordered; whatever follows keeps the first ranking's order.
-        order = sorted(head, key=lambda i: (-scores[i], int(candidates.sentences[i]))) + order[RERANKED:]
-        order = order[:limit]
-        # A hit's match, for deciding whether to answer, is over the whole query's tokens.
-        window = {} if query_tokens is not all_tokens else dict(zip(head, late[:, 1].tolist(), strict=True))
-        missing = [i for i in order if i not in window]
-        if missing:
-            extra = self.late_features(all_tokens, candidates.sentences[missing])[:, 1]
-            window.update(zip(missing, extra.tolist(), strict=True))
-        rows = [int(candidates.sentences[i]) for i in order]
-        coverage = self._coverage(tokens, rows)
+        scores = self.ranker.rank(c.features)
+        order = np.lexsort((c.sentences, -scores)).tolist()
+        groups = self.index.sentence_groups
+        chosen: list[int] = []
+        seen: set[int] = set()
+        for i in order:
+            group = int(groups[c.sentences[i]])
+            if group not in seen:
+                seen.add(group)
+                chosen.append(i)
+                if len(chosen) == limit:
+                    break
+        rows = [int(c.sentences[i]) for i in chosen]
+        # A hit's match, for deciding whether to answer, is over the whole question's tokens.
+        if query_tokens is all_tokens:
+            match = c.column("late_previous")[chosen]
+        else:
+            match = self.late_features(all_tokens, np.array(rows, dtype=np.int64))[:, 1]
+        cosine, coverage, article, held = (
+            c.column(n)[chosen] for n in ("cosine", "coverage", "article", "article_coverage")
+        )
+        question_level = np.tile([c.unknown, c.unknown_name], (len(chosen), 1))
+        support = self.ranker.support(np.column_stack([cosine, match, held, question_level]))
         hits = []
-        for i, row, covered in zip(order, rows, coverage, strict=True):
-            article, start, end = self.index.sentences[row].tolist()
+        for k, (i, row) in enumerate(zip(chosen, rows, strict=True)):
+            article_row, start, end = self.index.sentences[row].tolist()
             hits.append(
                 Hit(
-                    article=self.index.articles[article],
+                    article=self.index.articles[article_row],
                     start=start,
                     end=end,
                     score=round(float(scores[i]), 6),
-                    cosine=float(candidates.cosine[i]),
-                    coverage=covered,
-                    match=window[i],
+                    cosine=float(cosine[k]),
+                    coverage=float(coverage[k]),
+                    match=float(match[k]),
+                    article_score=float(article[k]),
+                    article_coverage=float(held[k]),
+                    unknown=c.unknown,
+                    unknown_name=c.unknown_name,
+                    support=round(float(support[k]), 6),
+                    copies=int(self.index.copies[row]),
+                    row=row,
                 )
             )
         return Retrieval(query, tuple(hits), passages)
 
     def late_features(self, query_tokens: np.ndarray, sentences: np.ndarray) -> np.ndarray:
-        """For each sentence row, its MaxSim with the question's tokens: alone, and with the
-        previous sentence of its article (columns as in LATE_WEIGHTS)."""
+        """For each sentence row, its MaxSim with the question's tokens: alone, with the previous
+        sentence of its article, and with the next one (columns in that order)."""
         index = self.index
-        out = np.zeros((len(sentences), len(LATE_WEIGHTS)), dtype=np.float64)
+        out = np.zeros((len(sentences), 3), dtype=np.float64)
         if len(sentences) == 0 or len(query_tokens) == 0:
             return out
         rows = sentences.astype(np.int64)
         article_of = index.sentences[:, 0]
-        before = np.maximum(rows - 1, 0)
+        last = len(article_of) - 1
+        before, after = np.maximum(rows - 1, 0), np.minimum(rows + 1, last)
         has_previous = (rows > 0) & (article_of[before] == article_of[rows])
-        needed = np.unique(np.concatenate([rows, before[has_previous]]))
+        has_next = (rows < last) & (article_of[after] == article_of[rows])
+        needed = np.unique(np.concatenate([rows, before[has_previous], after[has_next]]))
         starts, ends = index.sentence_tokens[needed], index.sentence_tokens[needed + 1]
-        # Needed sentences often come in runs (a sentence and the one before it): one slice a run.
+        # Needed sentences come in runs (whole articles): one slice a run.
         breaks = np.flatnonzero(np.diff(needed) != 1) + 1
         runs = [(int(a[0]), int(b[-1])) for a, b in zip(np.split(starts, breaks), np.split(ends, breaks), strict=True)]
         codes = np.vstack([index.token_codes[a:b] for a, b in runs])
@@ -194,9 +237,15 @@ class Retriever:
         question = index.projection.apply_few(query_tokens)
         # best[q, k]: question token q's best cosine to any token of sentence needed[k].
         best = _late.segment_best(question, codes, offsets, scale)
-        own = best[:, np.searchsorted(needed, rows)]
-        window = np.where(has_previous, np.maximum(own, best[:, np.searchsorted(needed, before)]), own)
-        out[:, 0], out[:, 1] = own.mean(axis=0), window.mean(axis=0)
+
+        def column(r: np.ndarray) -> np.ndarray:
+            # Where a neighbour is absent, any column does: np.where masks it below.
+            return np.minimum(np.searchsorted(needed, r), len(needed) - 1)
+
+        own = best[:, column(rows)]
+        previous = np.where(has_previous, np.maximum(own, best[:, column(before)]), own)
+        following = np.where(has_next, np.maximum(own, best[:, column(after)]), own)
+        out[:, 0], out[:, 1], out[:, 2] = own.mean(axis=0), previous.mean(axis=0), following.mean(axis=0)
         return out
 
     def lexical_scores(self, tokens: list[str]) -> dict[str, np.ndarray]:
@@ -204,70 +253,170 @@ class Retriever:
         return {part: _lexical.scores(self.index.bm25[part], tokens) for part in ("chunks", "sentences", "windows")}
 
     def candidates(
-        self, vector: np.ndarray, lexical: Mapping[str, np.ndarray], boost: Mapping[str, float] | None = None
+        self,
+        question: str,
+        tokens: list[str],
+        vector: np.ndarray,
+        question_tokens: np.ndarray,
+        boost: Mapping[str, float] | None = None,
     ) -> Candidates:
-        """Hybrid chunk retrieval for a question's vector and BM25 scores (`lexical_scores`),
-        then the features of every sentence in the top articles' chunks."""
+        """Hybrid chunk retrieval ranks the articles; every sentence of the best ARTICLES of them
+        is a candidate, with the features that rank it (RANK_FEATURES)."""
         index = self.index
+        lexical = self.lexical_scores(tokens)
         dense_ids, _ = index.search_chunks(vector, CANDIDATE_CHUNKS)
         chunk_bm25 = lexical["chunks"]
         # Only chunks holding a question word can be lexical candidates. Ranking just those is
         # the same top and far quicker: partitioning thousands of equal zeros is slow.
         holding = np.flatnonzero(chunk_bm25 > 0)
         lexical_ids = holding[_top(chunk_bm25[holding], CANDIDATE_CHUNKS)]
-        chosen = np.zeros(len(index.chunks), dtype=bool)
-        chosen[dense_ids] = chosen[lexical_ids] = True
-        chunks = np.flatnonzero(chosen)
+        retrieved = np.union1d(dense_ids, lexical_ids)
         # einsum, not @, for the same reason as in `_late`: no BLAS threads left spinning.
-        fused = 0.5 * _minmax(np.einsum("cd,d->c", index.chunk_vectors[chunks], vector)) + 0.5 * _minmax(
-            chunk_bm25[chunks]
-        )
-        chunk_article = index.chunks[chunks, 0]
-        if boost:
-            fused = fused + np.array([boost.get(index.articles[a].id, 0.0) for a in chunk_article.tolist()])
+        dense = np.einsum("cd,d->c", index.chunk_vectors[retrieved], vector)
+        normalise = _normaliser(dense), _normaliser(chunk_bm25[retrieved])
+
+        def fused(chunks: np.ndarray) -> np.ndarray:
+            values = 0.5 * normalise[0](np.einsum("cd,d->c", index.chunk_vectors[chunks], vector))
+            values = values + 0.5 * normalise[1](chunk_bm25[chunks])
+            if boost:
+                values = values + np.array([boost.get(index.articles[a].id, 0.0) for a in index.chunks[chunks, 0]])
+            return np.asarray(values, dtype=np.float64)
+
+        chunk_article = index.chunks[retrieved, 0]
         articles, which = np.unique(chunk_article, return_inverse=True)
         article_score = np.full(len(articles), -np.inf)
-        np.maximum.at(article_score, which, fused)
-        best_first = np.lexsort((articles, -article_score))
-        ranked = articles[best_first]
-        kept = np.zeros(len(articles), dtype=bool)
-        kept[best_first[:TOP_PASSAGES]] = True
-        keep = kept[which]
+        np.maximum.at(article_score, which, fused(retrieved))
+        ranked = articles[np.lexsort((articles, -article_score))]
+        top = ranked[:ARTICLES]
+        if not len(top):
+            return Candidates(np.zeros(0, np.int64), np.zeros((0, len(RANK_FEATURES))), ())
 
-        # Each candidate sentence takes the best score of the retrieved chunks holding it.
-        _, first, last = index.chunks[chunks[keep]].T
+        # Every chunk and sentence of the top articles, in article order.
+        bounds = self._article_sentences
+        sentences = np.concatenate([np.arange(bounds[a], bounds[a + 1]) for a in top]).astype(np.int64)
+        chunks = np.concatenate([np.arange(self._article_chunks[a], self._article_chunks[a + 1]) for a in top])
+        chunk_score = fused(chunks)
+        best_chunk = np.full(len(index.sentences), -np.inf)
+        _, first, last = index.chunks[chunks].T
         lengths = last - first
         members = np.repeat(first - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
-        values = np.repeat(fused[keep], lengths)
-        order = np.lexsort((-values, members))
-        members, values = members[order], values[order]
-        unique = np.concatenate([[True], members[1:] != members[:-1]]) if len(members) else np.zeros(0, dtype=bool)
-        sentences, passage = members[unique].astype(np.int64), values[unique]
+        np.maximum.at(best_chunk, members, np.repeat(chunk_score, lengths))
+        rank_of = np.zeros(len(index.articles), dtype=np.int64)
+        rank_of[top] = np.arange(len(top))
+        article_best = np.full(len(index.articles), -np.inf)
+        np.maximum.at(article_best, index.chunks[chunks, 0], chunk_score)
+
+        own_article = index.sentences[sentences, 0]
+        rank = rank_of[own_article]
+        position = sentences - bounds[own_article]
+        late = self.late_features(question_tokens, sentences)
+        texts = [index.articles[a].text[s:e] for a, s, e in index.sentences[sentences].tolist()]
+        terms = _lexical.tokenize(texts)
+        length = np.array([len(ts) for ts in terms], dtype=np.float64)
+        coverage = self._coverage(tokens, sentences)
+        columns: dict[str, np.ndarray] = {
+            "cosine": np.einsum("sd,d->s", index.sentence_vectors[sentences], vector),
+            "bm25": _by_max(lexical["sentences"][sentences]),
+            "window_bm25": _by_max(lexical["windows"][sentences]),
+            "late": late[:, 0],
+            "late_previous": late[:, 1],
+            "late_next": late[:, 2],
+            "chunk": best_chunk[sentences],
+            "article": article_best[own_article],
+            "article_rr": 1.0 / (1.0 + rank),
+            "article_first": (rank == 0).astype(np.float64),
+            "lead": (position == 0).astype(np.float64),
+            "log_position": np.log1p(position),
+            "coverage": coverage,
+            "coverage_previous": np.where(position > 0, np.concatenate([[0.0], coverage[:-1]]), 0.0),
+            "coverage_lexical": coverage * coverage.max(),
+            "bm25_lexical": _by_max(lexical["sentences"][sentences]) * coverage.max(),
+            "article_coverage": self._article_coverage(tokens, top)[rank],
+            "log_length": np.log1p(length),
+        }
+        kind = question_kind(question)
+        types = index.sentence_types[sentences].astype(np.int64)
+        question_words = {w.lower() for w in _WORD.findall(question)}
+        for asked_kind, wanted in WANTS:
+            name = f"{asked_kind}:{wanted}"
+            if asked_kind != kind:
+                columns[name] = np.zeros(len(sentences))
+            elif wanted == "name":
+                # A name the question does not already give: up to three count.
+                new = [sum(w.lower() not in question_words for w in _NAME.findall(t)) for t in texts]
+                columns[name] = np.minimum(np.array(new, dtype=np.float64), 3.0) / 3.0
+            elif wanted == "number":
+                # A figure the question does not already give ("in 2004" asks, it does not answer).
+                given = set(_NUMBER.findall(question))
+                columns[name] = np.array([bool(set(_NUMBER.findall(t)) - given) for t in texts], dtype=np.float64)
+            else:
+                columns[name] = ((types >> TYPES.index(wanted)) & 1).astype(np.float64)
+        features = np.column_stack([columns[n] for n in RANK_FEATURES]).astype(np.float64)
         return Candidates(
             sentences=sentences,
-            cosine=np.einsum("sd,d->s", index.sentence_vectors[sentences], vector),
-            bm25=_by_max(lexical["sentences"][sentences]),
-            window=_by_max(lexical["windows"][sentences]),
-            passage=_minmax(passage.astype(np.float64)),
+            features=features,
             passages=tuple(ranked[:PASSAGES_REPORTED].tolist()),
-            query_vector=vector,
+            unknown=self._unknown(tokens),
+            unknown_name=self._unknown_name(question),
         )
 
-    def _coverage(self, query_tokens: list[str], rows: list[int]) -> list[float]:
+    def _unknown_name(self, question: str) -> float:
+        """1.0 if a capitalised word of `question` after its first is in no chunk of the corpus."""
+        for word in _CAPITALISED.findall(question)[1:]:
+            stems = _lexical.tokenize([word])[0] if word[0].isupper() else []
+            if stems and all(stem not in self._vocab for stem in stems):
+                return 1.0
+        return 0.0
+
+    def _weights(self, query_tokens: list[str]) -> tuple[list[str], np.ndarray]:
+        unique = sorted(set(query_tokens))
+        idf = [self._idf[self._vocab[t]] if t in self._vocab else self._idf_unknown for t in unique]
+        return unique, np.array(idf, dtype=np.float64)
+
+    def _unknown(self, query_tokens: list[str]) -> float:
+        """The IDF share of the question's terms that no chunk holds."""
+        unique, weights = self._weights(query_tokens)
+        if not unique:
+            return 0.0
+        return float(sum(w for t, w in zip(unique, weights, strict=True) if t not in self._vocab) / weights.sum())
+
+    def _article_coverage(self, query_tokens: list[str], articles: np.ndarray) -> np.ndarray:
+        """For each article row, the IDF share of the question's terms it holds anywhere."""
+        unique, weights = self._weights(query_tokens)
+        out = np.zeros(len(articles), dtype=np.float64)
+        if not unique:
+            return out
+        sentences = self.index.bm25["sentences"]
+        indptr, indices, vocab = sentences.scores["indptr"], sentences.scores["indices"], sentences.vocab_dict
+        for term, weight in zip(unique, weights, strict=True):
+            if term in vocab:
+                rows = indices[indptr[vocab[term]] : indptr[vocab[term] + 1]]
+                out += weight * np.isin(articles, self.index.sentences[rows, 0])
+        return out / float(weights.sum())
+
+    def _coverage(self, query_tokens: list[str], rows: np.ndarray) -> np.ndarray:
         """For each sentence row, the share of the query's IDF weight whose terms it contains.
 
         Which sentences hold a term is read from the sentence BM25 index's postings, built with
         the same tokenizer, so no sentence is tokenized again.
         """
-        unique = sorted(set(query_tokens))
+        unique, weights = self._weights(query_tokens)
+        out = np.zeros(len(rows), dtype=np.float64)
         if not unique:
-            return [0.0] * len(rows)
-        weights = np.array([self._idf[self._vocab[t]] if t in self._vocab else self._idf_unknown for t in unique])
+            return out
         sentences = self.index.bm25["sentences"]
         indptr, indices = sentences.scores["indptr"], sentences.scores["indices"]
         vocab = sentences.vocab_dict
-        postings = [indices[indptr[vocab[t]] : indptr[vocab[t] + 1]] if t in vocab else indices[:0] for t in unique]
-        total = float(weights.sum())
-        return [
-            float(sum(w for w, p in zip(weights, postings, strict=True) if (p == row).any()) / total) for row in rows
-        ]
+        for term, weight in zip(unique, weights, strict=True):
+            if term in vocab:
+                out += weight * np.isin(rows, indices[indptr[vocab[term]] : indptr[vocab[term] + 1]])
+        return out / float(weights.sum())
+
+
+def _normaliser(values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Min-max scaling fitted on `values` (the retrieved chunks), to apply to any chunk's."""
+    low = float(values.min()) if values.size else 0.0
+    span = (float(values.max()) - low) if values.size else 0.0
+    if span < 1e-12:
+        return lambda v: np.zeros(len(v), dtype=np.float64)
+    return lambda v: (np.asarray(v, dtype=np.float64) - low) / span

@@ -31,7 +31,7 @@ from ._errors import BuildError, IndexCorruptError, IndexMismatchError, IndexNot
 from ._late import Projection
 from ._types import Article
 
-FORMAT_VERSION = 3  # 3: sentences' token vectors for late interaction
+FORMAT_VERSION = 4  # 3: sentences' token vectors for late interaction; 4: sentence types and duplicate groups
 CURRENT = "CURRENT"
 BUILDS = "builds"
 TMP_PREFIX = ".tmp-"
@@ -97,7 +97,9 @@ class IndexData:
     `sentences[i] = (article, start, end)`; `chunks[j] = (article, first, last)` where
     `first:last` are sentence rows; `windows` are BM25 texts "previous sentence + sentence".
     Sentence i's token vectors are rows `sentence_tokens[i]:sentence_tokens[i + 1]` of
-    `token_codes` (int8, see `_late.quantize`), projected by `projection`.
+    `token_codes` (int8, see `_late.quantize`), projected by `projection`. `sentence_types[i]`
+    is the bitmask of `_kinds.TYPES` sentence i holds; `sentence_groups[i]` is the first sentence
+    row with the same text (so copies of one story cite a sentence once).
     """
 
     articles: list[Article]
@@ -110,6 +112,8 @@ class IndexData:
     token_codes: np.ndarray
     token_scale: np.ndarray
     projection: Projection
+    sentence_types: np.ndarray
+    sentence_groups: np.ndarray
 
 
 class StoredIndex:
@@ -128,6 +132,9 @@ class StoredIndex:
         self.token_codes = data.token_codes
         self.token_scale = data.token_scale
         self.projection = data.projection
+        self.sentence_types = data.sentence_types
+        self.sentence_groups = data.sentence_groups
+        self.copies = _copies(data.sentence_groups, data.sentences[:, 0])
         self._faiss = faiss.read_index(str(path / "chunks.faiss"))
         _tune(self._faiss)
         if self._faiss.ntotal != len(self.chunks) or self._faiss.d != manifest.dimensions:
@@ -148,6 +155,14 @@ class StoredIndex:
             faiss.omp_set_num_threads(threads)
         keep = ids[0] >= 0
         return ids[0][keep].astype(np.int64), scores[0][keep]
+
+
+def _copies(groups: np.ndarray, article_of: np.ndarray) -> np.ndarray:
+    """For each sentence, how many articles hold its text (1 for a sentence of one story only)."""
+    if not len(groups):
+        return np.zeros(0, dtype=np.int64)
+    pairs = np.unique(np.stack([groups, article_of], axis=1), axis=0)
+    return np.asarray(np.bincount(pairs[:, 0], minlength=len(groups))[groups])
 
 
 def build_id() -> str:
@@ -212,6 +227,8 @@ def _write_files(folder: Path, data: IndexData, manifest: Manifest) -> None:
     np.save(folder / "token_scale.npy", data.token_scale.astype(np.float32))
     np.save(folder / "token_mean.npy", data.projection.mean.astype(np.float32))
     np.save(folder / "token_projection.npy", data.projection.matrix.astype(np.float32))
+    np.save(folder / "sentence_types.npy", data.sentence_types.astype(np.uint16))
+    np.save(folder / "sentence_groups.npy", data.sentence_groups.astype(np.int64))
     for part in _BM25_PARTS:
         _lexical.save(data.bm25[part], folder / f"bm25_{part}")
     # The manifest goes last: a folder without one is never a complete build.
@@ -277,6 +294,8 @@ def load_index(root: Path) -> StoredIndex:
             token_codes=np.asarray(np.load(folder / "token_codes.npy", mmap_mode="r")),
             token_scale=np.load(folder / "token_scale.npy"),
             projection=Projection(np.load(folder / "token_mean.npy"), np.load(folder / "token_projection.npy")),
+            sentence_types=np.load(folder / "sentence_types.npy"),
+            sentence_groups=np.load(folder / "sentence_groups.npy"),
         )
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise IndexCorruptError(
@@ -295,6 +314,11 @@ def load_index(root: Path) -> StoredIndex:
         "token vectors": (data.token_codes.shape, (manifest.tokens, data.projection.dims)),
         "token scales": (data.token_scale.shape, (manifest.tokens,)),
         "token projection": (data.projection.mean.shape, (manifest.dimensions,)),
+        "sentence types": (data.sentence_types.shape, (manifest.sentences,)),
+        "sentence groups": (
+            (data.sentence_groups.shape, bool((data.sentence_groups <= np.arange(len(data.sentence_groups))).all())),
+            ((manifest.sentences,), True),
+        ),
     }
     for what, (found, wanted) in expected.items():
         if found != wanted:

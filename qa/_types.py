@@ -50,6 +50,7 @@ class Citation:
     start: int
     end: int
     score: float
+    copies: int = 1  # articles holding this same sentence (copies of one story); cited once
     date: str | None = None
     source: str | None = None
     url: str | None = None

@@ -88,7 +88,9 @@ class Handlers:
     def respond(self, message: str, history: list[dict[str, Any]]) -> tuple[Any, ...]:
         """The chat UI's turn: updated chat, cleared box, sources, context, searched query, state."""
         try:
-            answer = self.engine.ask(message, history=user_questions(history))
+            # The chat shows earlier questions escaped; they are searched as the user typed them.
+            earlier = [html.unescape(q) for q in user_questions(history)]
+            answer = self.engine.ask(message, history=earlier)
         except QAError as exc:
             gr.Warning(str(exc))
             return (gr.skip(),) * 6

@@ -149,20 +149,45 @@ def serve(index_dir: str, host: str, port: int, auth: str | None) -> None:
 
 
 @main.command(name="eval")
+@click.option("--squad", "squad_file", type=click.Path(dir_okay=False), help="A SQuAD v1.1 or v2.0 JSON file.")
 @click.option(
-    "--squad", "squad_file", required=True, type=click.Path(dir_okay=False), help="A SQuAD v1.1 or v2.0 JSON file."
+    "--news",
+    "news_file",
+    type=click.Path(dir_okay=False),
+    help="A news question file (shared/data/news_qa/news_dev.json or one written the same way).",
 )
 @click.option(
-    "--index", "index_dir", default=None, help="Index folder for its paragraphs (default: a cache in the temp folder)."
+    "--corpus", "corpora", multiple=True, help="With --news: the corpus to index and ask (repeatable; default all)."
 )
-@click.option("--limit", type=click.IntRange(1), default=None, help="Ask about N questions, evenly spread.")
+@click.option(
+    "--index", "index_dir", default=None, help="Index folder for the corpus (default: a cache in the temp folder)."
+)
+@click.option("--limit", type=click.IntRange(1), default=None, help="Ask about N questions (evenly spread for SQuAD).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def eval_command(squad_file: str, index_dir: str | None, limit: int | None, as_json: bool) -> None:
-    """Measure retrieval, citation and abstention quality on a SQuAD file."""
+def eval_command(
+    squad_file: str | None,
+    news_file: str | None,
+    corpora: tuple[str, ...],
+    index_dir: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Measure answer quality on a SQuAD file or a news question file, as a user sees it."""
     from dataclasses import asdict
 
+    if (squad_file is None) == (news_file is None):
+        raise click.UsageError("pass one of --squad FILE or --news FILE")
+    if news_file is not None:
+        from ._eval_news import evaluate_news, format_news
+
+        news = evaluate_news(news_file, corpora, index_dir, limit, progress=True)
+        click.echo(json.dumps(asdict(news)) if as_json else format_news(news))
+        return
+    if corpora:
+        raise click.UsageError("--corpus goes with --news")
     from ._eval import evaluate, format_report
 
+    assert squad_file is not None
     report = evaluate(squad_file, index_dir, limit, progress=True)
     click.echo(json.dumps(asdict(report)) if as_json else format_report(report))
 

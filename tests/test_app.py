@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import socket
@@ -123,6 +124,20 @@ def test_respond_marks_abstention_and_escapes_markup(engine: Engine) -> None:
     assert history[1]["content"].startswith("The corpus does not answer this question.")
     assert sources["label"] == "Nearest sentences (not an answer)"
     assert all("(not an answer)" in label for label, _ in sources["choices"]) and state
+
+
+def test_follow_ups_search_the_users_own_words_not_the_escaped_chat(engine: Engine) -> None:
+    handlers = Handlers(engine)
+    history, *_ = handlers.respond("What did Russia's Grushko say Moscow will seek?", [])
+    assert "&#x27;" in history[0]["content"]  # shown escaped in the chat
+    _, _, _, _, searched, _ = handlers.respond("Which outlet did he tell that to?", history)
+    assert "Grushko" in searched and "x27" not in searched and "&" not in searched
+    # A long question full of markup still fits the limit on the next turn, as the user typed it.
+    long = "Did Grushko say <this> & <that>? " * 28
+    assert len(long.strip()) <= 1000 < len(html.escape(long.strip()))
+    history, *_ = handlers.respond(long, [])
+    history, *_rest = handlers.respond("And what about Kyiv?", history)
+    assert history[-1]["role"] == "assistant" and len(history) == 4
 
 
 def test_user_questions_reads_messages_history() -> None:

@@ -72,7 +72,7 @@ def test_ask_file_answers_one_json_line_per_question(seed_index: Path, tmp_path:
     [
         (("ask", "anything", "--index", "{tmp}/none"), "qa: error: no index in"),
         (("ask", "   ", "--index", "{tmp}/none"), "qa: error: the question is empty"),
-        (("build", "--corpus", "{tmp}/nowhere", "--index", "{tmp}/i"), "qa: error: corpus folder"),
+        (("build", "--corpus", "{tmp}/nowhere", "--index", "{tmp}/i"), "qa: error: corpus "),
         (("build", "--corpus", "{tmp}", "--index", "{tmp}/i"), "qa: error: no readable articles"),
         (("ask", "q", "--index", "{seed}", "--model", "other/model"), "qa: error: index"),
     ],

@@ -75,6 +75,14 @@ def test_gzipped_jsonl_and_dotfiles(tmp_path: Path) -> None:
     assert corpus.skipped == ()
 
 
+def test_a_single_file_is_a_corpus(tmp_path: Path) -> None:
+    write(tmp_path, "news.jsonl.gz", gzip.compress(b'{"id": "a", "text": "One."}\n{"id": "b", "text": "Two."}\n'))
+    write(tmp_path, "story.md", "---\ntitle: A story\n---\nIt happened.")
+    assert [a.id for a in read_corpus(tmp_path / "news.jsonl.gz").articles] == ["a", "b"]
+    only = read_corpus(tmp_path / "story.md").articles
+    assert [(a.id, a.title) for a in only] == [("story.md", "A story")]
+
+
 def test_unusable_corpus_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match="does not exist"):
         read_corpus(tmp_path / "missing")

@@ -28,8 +28,8 @@ def test_russia_guarantees_cites_grushko_verbatim(engine: Engine) -> None:
     assert answer.query == "what guarantees did Russia demand?"
     assert len(answer.citations) == 3
     cited = [c.sentence for c in answer.citations]
-    # Grushko's demand comes first, and his statements fill most of the answer.
-    assert cited[0].startswith(GRUSHKO[1]), cited
+    # Grushko's demand is among the first two, and his statements fill most of the answer.
+    assert any(s.startswith(GRUSHKO[1]) for s in cited[:2]), cited
     assert sum(any(s.startswith(opening) for opening in GRUSHKO) for s in cited) >= 2, cited
     seed = SEED.read_text(encoding="utf-8")
     for c in answer.citations:
@@ -73,6 +73,7 @@ def test_json_contract(engine: Engine) -> None:
         "start",
         "end",
         "score",
+        "copies",
         "date",
         "source",
         "url",

@@ -4,7 +4,9 @@ import numpy as np
 
 from qa import Engine, _lexical
 from qa._late import dequantize
-from qa._retrieve import LATE_WEIGHTS, RERANKED, _top, score
+from qa._retrieve import ARTICLES, RANK_FEATURES, SUPPORT_FEATURES, _top
+
+QUESTION = "What security guarantees will Moscow demand?"
 
 
 def brute_maxsim(engine: Engine, question: np.ndarray, sentences: list[int]) -> float:
@@ -20,44 +22,60 @@ def brute_maxsim(engine: Engine, question: np.ndarray, sentences: list[int]) -> 
     return float((question @ np.vstack(rows).T).max(axis=1).mean())
 
 
-def test_late_features_are_maxsim_of_sentence_and_window(engine: Engine) -> None:
+def test_late_features_are_maxsim_of_sentence_and_its_windows(engine: Engine) -> None:
     index = engine.index
-    _, tokens, _ = engine.retriever.embedder.embed_query("What security guarantees will Moscow demand?")
+    _, tokens, _ = engine.retriever.embedder.embed_query(QUESTION)
     question = index.projection.apply(tokens)
     rows = np.arange(len(index.sentences))
     features = engine.retriever.late_features(tokens, rows)
-    assert features.shape == (len(rows), 2)
+    assert features.shape == (len(rows), 3)
+    same = index.sentences[:, 0]
     for s in rows.tolist():
-        window = [s - 1, s] if s > 0 and index.sentences[s - 1, 0] == index.sentences[s, 0] else [s]
-        expected = [brute_maxsim(engine, question, [s]), brute_maxsim(engine, question, window)]
+        before = [s - 1, s] if s > 0 and same[s - 1] == same[s] else [s]
+        after = [s, s + 1] if s + 1 < len(rows) and same[s + 1] == same[s] else [s]
+        expected = [brute_maxsim(engine, question, w) for w in ([s], before, after)]
         assert np.allclose(features[s], expected, atol=1e-5)
     # Any subset, in any order, scores as it does among all sentences.
     picked = rows[::-3]
     assert np.allclose(engine.retriever.late_features(tokens, picked), features[picked])
     # The sentence that answers matches best on its own.
-    best = int(np.argmax(features[:, 0]))
-    a, start, end = index.sentences[best].tolist()
+    a, start, end = index.sentences[int(np.argmax(features[:, 0]))].tolist()
     assert "guarantees" in index.articles[a].text[start:end]
 
 
-def test_search_reorders_its_head_by_first_score_plus_late_interaction(engine: Engine) -> None:
+def candidates(engine: Engine, query: str):  # type: ignore[no-untyped-def]
     retriever = engine.retriever
-    query = "What security guarantees will Moscow demand?"
     vector, tokens, _ = retriever.embedder.embed_query(query)
-    candidates = retriever.candidates(vector, retriever.lexical_scores(_lexical.tokenize([query])[0]))
-    first = score(candidates)
-    late = retriever.late_features(tokens, candidates.sentences) @ np.array(list(LATE_WEIGHTS.values()))
-    row_of = {tuple(engine.index.sentences[s].tolist()): i for i, s in enumerate(candidates.sentences.tolist())}
-    articles = {a.id: n for n, a in enumerate(engine.index.articles)}
-    hits = retriever.search(query, limit=RERANKED).hits
-    assert len(hits) == min(RERANKED, len(first))
-    rows = [row_of[(articles[h.article.id], h.start, h.end)] for h in hits]
-    for hit, i in zip(hits, rows, strict=True):
-        assert abs(hit.score - (first[i] + late[i])) < 1e-5
+    return retriever.candidates(query, _lexical.tokenize([query])[0], vector, tokens)
+
+
+def test_every_sentence_of_the_best_articles_is_a_candidate(engine: Engine) -> None:
+    c = candidates(engine, QUESTION)
+    # The seed corpus is one article: all of its sentences, each once, in order.
+    assert len(engine.index.articles) <= ARTICLES
+    assert c.sentences.tolist() == list(range(len(engine.index.sentences)))
+    assert c.features.shape == (len(c.sentences), len(RANK_FEATURES))
+    assert np.isfinite(c.features).all()
+    assert c.column("lead").tolist() == [1.0] + [0.0] * (len(c.sentences) - 1)
+    assert c.column("article_first").min() == 1.0
+    assert 0.0 <= c.column("coverage").min() and c.column("coverage").max() <= 1.0
+
+
+def test_search_orders_by_the_rankers_score_and_supports_by_its_rule(engine: Engine) -> None:
+    retriever = engine.retriever
+    c = candidates(engine, QUESTION)
+    scores = retriever.ranker.rank(c.features)
+    hits = retriever.search(QUESTION, limit=5).hits
+    assert len(hits) == 5
+    by_row = dict(zip(c.sentences.tolist(), scores.tolist(), strict=True))
+    for hit in hits:
+        assert abs(hit.score - by_row[hit.row]) < 1e-5
+        figures = [hit.cosine, hit.match, hit.article_coverage, hit.unknown, hit.unknown_name]
+        support = retriever.ranker.support(np.array([figures]))[0]
+        assert abs(hit.support - support) < 1e-5
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    # The head holds the same sentences as the first ranking's head, in a new order.
-    head = set(np.lexsort((candidates.sentences, -first))[:RERANKED].tolist())
-    assert set(rows) == head
+    assert abs(hits[0].score - max(by_row.values())) < 1e-5
+    assert SUPPORT_FEATURES == ("cosine", "match", "article_coverage", "unknown", "unknown_name")
 
 
 def test_top_is_a_stable_argsort_prefix() -> None:
@@ -71,10 +89,10 @@ def test_top_is_a_stable_argsort_prefix() -> None:
 def test_coverage_is_the_idf_share_of_question_terms_in_the_sentence(engine: Engine) -> None:
     retriever, index = engine.retriever, engine.index
     query = _lexical.tokenize(["What security guarantees did Moscow demand from NATO?"])[0]
-    rows = list(range(len(index.sentences)))
+    rows = np.arange(len(index.sentences))
     found = retriever._coverage(query, rows)
     idf = {t: retriever._idf[retriever._vocab[t]] if t in retriever._vocab else retriever._idf_unknown for t in query}
-    for row, value in zip(rows, found, strict=True):
+    for row, value in zip(rows.tolist(), found.tolist(), strict=True):
         a, start, end = index.sentences[row].tolist()
         words = set(_lexical.tokenize([index.articles[a].text[start:end]])[0])
         expected = sum(w for t, w in idf.items() if t in words) / sum(idf.values())

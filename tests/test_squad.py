@@ -54,7 +54,8 @@ def test_every_citation_is_verbatim_and_quality_holds(squad: tuple[Engine, list[
 
         hits1 += bool(cited) and supports(cited[0])
         hits3 += any(supports(c) for c in cited[:3])
-    assert checked >= 3 * 2067
+    # Every answer shows at least its best sentence (a second or third only when it is evidence).
+    assert checked >= 2067
     # The prototype's bar on the full question set was cite@1 0.71 and cite@3 0.86.
     assert hits1 / len(asked) >= 0.68
     assert hits3 / len(asked) >= 0.83

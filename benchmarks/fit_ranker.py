@@ -1,0 +1,410 @@
+"""Fit the sentence ranker and the abstention rule (`qa/ranker.json`), out of fold, by article.
+
+    .venv/bin/python benchmarks/fit_ranker.py [--news FILE] [--squad FILE] [--folds 5] [--write]
+
+Training data: the news dev set's questions (BBC and Reuters, each corpus indexed whole, as
+`qa eval --news` does) and the questions of SQuAD v1.1 dev's tuning half (the 24 titles that
+sort first; its held-out half is never seen here). The news questions are split into folds by
+the article that answers them; each fold's questions are then asked through `Engine.ask` with a
+ranker fitted without them, and the figures printed are those out-of-fold answers, counted as a
+user sees them (an abstention is a miss). `--write` then fits on everything and writes
+`qa/ranker.json` with these figures in its `about`.
+
+- Ranker: a linear score over `RANK_FEATURES`, fitted listwise (softmax over each question's
+  candidates, L2-regularised), so it learns which candidate of a question answers it.
+- Abstention: a logistic rule over `SUPPORT_FEATURES` of the best candidate, separating the
+  questions the corpus answers from those it does not (the news set's out-of-corpus questions,
+  and SQuAD tuning questions asked of an index of the held-out half only), its threshold set
+  so that out-of-corpus questions are refused at `--refuse` on the training folds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import pickle
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from _results import ROOT, Report, add_record_flag, run
+
+from qa import _lexical
+from qa._corpus import read_articles
+from qa._engine import Engine
+from qa._eval import default_index as squad_index
+from qa._eval import load_squad
+from qa._eval_news import NewsSet, corpus_engine, default_index, holds, load_news
+from qa._ranker import Linear, Ranker, save_ranker
+from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, Retriever
+
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@dataclass
+class Question:
+    """One question's candidates and features, for fitting."""
+
+    text: str
+    group: str  # fold key: the article that answers it (or the question, if none does)
+    source: str  # "bbc", "reuters", "squad"
+    answerable: bool
+    features: np.ndarray  # (candidates, RANK_FEATURES)
+    labels: np.ndarray  # which candidates answer it
+    late_previous: np.ndarray  # whole-question match, for the support features
+    unknown: float = 0.0
+    unknown_name: float = 0.0
+
+
+def blank_ranker() -> Ranker:
+    def zero(names: Sequence[str]) -> Linear:
+        n = len(names)
+        return Linear(tuple(names), (0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0)
+
+    return Ranker(zero(RANK_FEATURES), zero(SUPPORT_FEATURES))
+
+
+def features(retriever: Retriever, question: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """The candidates' rows and features, and the question's unknown share and unknown name,
+    as `Retriever.search` computes them."""
+    tokens = _lexical.tokenize([question])[0]
+    vector, question_tokens, _ = retriever.embedder.embed_query(question)
+    c = retriever.candidates(question, tokens, vector, question_tokens)
+    return c.sentences, c.features, (c.unknown, c.unknown_name)
+
+
+def texts(retriever: Retriever, rows: np.ndarray) -> list[str]:
+    index = retriever.index
+    return [index.articles[a].text[s:e] for a, s, e in index.sentences[rows].tolist()]
+
+
+def fold_of(key: str, folds: int) -> int:
+    return int(hashlib.sha256(key.encode()).hexdigest(), 16) % folds
+
+
+def news_questions(engine: Engine, news: NewsSet, corpus: str) -> list[Question]:
+    out = []
+    for case in (c for c in news.cases if c.corpus == corpus):
+        rows, x, unknown = features(engine.retriever, case.question)
+        labels = np.array(holds(texts(engine.retriever, rows), case.expect) if case.expect else [False] * len(rows))
+        group = case.articles[0] if case.articles else case.question
+        late = x[:, RANK_FEATURES.index("late_previous")]
+        out.append(Question(case.question, group, corpus, not case.abstain, x, labels, late, *unknown))
+    return out
+
+
+def squad_questions(path: Path, limit: int | None) -> tuple[list[Question], list[Question]]:
+    """SQuAD tuning-half questions over the whole file's index (answerable) and over an index
+    of the held-out half only (out of corpus)."""
+    squad = load_squad(path)
+    tuning = [q for q in squad.questions if q.tuning and not q.impossible]
+    if limit:
+        tuning = tuning[:: max(1, len(tuning) // limit)]
+    held_ids = {q.article_id for q in squad.questions if not q.tuning}
+    root = squad_index(path)
+    whole = corpus_engine(list(squad.articles), root, progress=True, ranker=blank_ranker())
+    held = corpus_engine(
+        [a for a in squad.articles if a.id in held_ids], root.with_name(root.name + "-heldout"), True, blank_ranker()
+    )
+    answerable, refused = [], []
+    index = whole.index
+    for q in tuning:
+        rows, x, unknown = features(whole.retriever, q.question)
+        spans = index.sentences[rows]
+        labels = np.array(
+            [index.articles[a].id == q.article_id and any(s < e2 and s2 < e for s2, e2 in q.spans) for a, s, e in spans]
+        )
+        late = x[:, RANK_FEATURES.index("late_previous")]
+        title = q.article_id.split("/")[0]
+        answerable.append(Question(q.question, title, "squad", True, x, labels, late, *unknown))
+        rows, x, unknown = features(held.retriever, q.question)
+        late = x[:, RANK_FEATURES.index("late_previous")]
+        refused.append(Question(q.question, title, "squad", False, x, np.zeros(len(rows), bool), late, *unknown))
+    return answerable, refused
+
+
+# Evidence that must never count against a sentence. The dev questions were written to share at
+# most 3 content words with their answer, so a free fit learns that matching the question's
+# words is a bad sign (coverage weighed -0.33): an artefact of how the set was written, which
+# would turn away readers who do use the article's words ("what guarantees did Russia demand?").
+MONOTONE = (
+    "cosine",
+    "bm25",
+    "window_bm25",
+    "late",
+    "late_previous",
+    "late_next",
+    "chunk",
+    "article",
+    "coverage",
+    "coverage_previous",
+    "coverage_lexical",
+    "bm25_lexical",
+    "article_coverage",
+)
+
+
+def fit_rank(questions: Sequence[Question], l2: float, weights: dict[str, float], iters: int = 400) -> Linear:
+    """Listwise softmax regression: each answerable question's candidates, its answers the
+    targets; the MONOTONE features' weights are kept at zero or above."""
+    used = [q for q in questions if q.answerable and q.labels.any()]
+    stacked = np.vstack([q.features for q in used])
+    mean, scale = stacked.mean(axis=0), stacked.std(axis=0) + 1e-6
+    z = (stacked - mean) / scale
+    sizes = np.array([len(q.features) for q in used])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    group = np.repeat(np.arange(len(used)), sizes)
+    target = np.concatenate([q.labels / q.labels.sum() for q in used])
+    weight = np.array([weights.get(q.source, 1.0) for q in used])
+    total = float(weight.sum())
+    monotone = np.array([name in MONOTONE for name in RANK_FEATURES])
+    w = np.zeros(z.shape[1])
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+    for step in range(1, iters + 1):
+        s = z @ w
+        p = np.exp(s - np.maximum.reduceat(s, starts)[group])
+        p /= np.add.reduceat(p, starts)[group]
+        grad = l2 * w / total + z.T @ ((p - target) * weight[group]) / total
+        m = 0.9 * m + 0.1 * grad
+        v = 0.999 * v + 0.001 * grad**2
+        w -= 0.05 * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+        w[monotone] = np.maximum(w[monotone], 0.0)
+    return Linear(RANK_FEATURES, tuple(mean), tuple(scale), tuple(w), 0.0)
+
+
+def support_rows(questions: Sequence[Question], rank: Linear) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """SUPPORT_FEATURES of each question's best candidate under `rank`, and whether it is answerable."""
+    rows, labels, sources = [], [], []
+    for q in questions:
+        if not len(q.features):
+            continue
+        score = rank(q.features)
+        best = int(np.lexsort((np.arange(len(score)), -score))[0])
+        f = q.features[best]
+        column = RANK_FEATURES.index
+        figures = [f[column("cosine")], q.late_previous[best], f[column("article_coverage")], q.unknown, q.unknown_name]
+        rows.append(figures)
+        labels.append(q.answerable)
+        sources.append(q.source)
+    return np.array(rows), np.array(labels), sources
+
+
+def fit_support(
+    questions: Sequence[Question], rank: Linear, refuse: float, weights: dict[str, float], l2: float = 1.0
+) -> Linear:
+    """Logistic regression (classes balanced, sources weighted), then the bias that refuses
+    `refuse` of the news set's out-of-corpus questions (all of them, if it has none)."""
+    x, y, sources = support_rows([q for q in questions if weights.get(q.source, 1.0) > 0], rank)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    z = (x - mean) / scale
+    source_weight = np.array([weights.get(s, 1.0) for s in sources])
+    weight = source_weight * np.where(y, 0.5 / source_weight[y].sum(), 0.5 / max(source_weight[~y].sum(), 1e-9))
+    w, b = np.zeros(z.shape[1]), 0.0
+    for _ in range(2000):
+        p = 1 / (1 + np.exp(-(z @ w + b)))
+        g = weight * (p - y)
+        w -= 0.5 * (z.T @ g + l2 * w / len(y))
+        b -= 0.5 * g.sum()
+    value = z @ w
+    news = np.array([s != "squad" for s in sources])
+    if refuse > 0:
+        out = np.sort(value[~y & news] if (~y & news).any() else value[~y])
+        # The smallest bias that refuses `refuse` of them: support = value + bias < 0 for those below.
+        bias = -float(out[min(int(np.ceil(refuse * len(out))), len(out) - 1)]) if len(out) else b
+    else:
+        # The bias that best separates the news set's answerable questions from the others:
+        # the most answered plus refused, each as a share (Youden's J).
+        pos, neg = value[y & news], value[~y & news]
+        cuts = np.sort(np.concatenate([pos, neg]))
+        j = [(pos >= c).mean() + (neg < c).mean() for c in cuts]
+        bias = -float(cuts[int(np.argmax(j))])
+    return Linear(SUPPORT_FEATURES, tuple(mean), tuple(scale), tuple(w), bias)
+
+
+def ask_fold(engine: Engine, news: NewsSet, corpus: str, folds: int, fold: int) -> dict[str, list[bool]]:
+    """Ask the fold's questions of `corpus` as a user does; per-question outcomes."""
+    out: dict[str, list[bool]] = {
+        "@1": [],
+        "@2": [],
+        "@3": [],
+        "refused": [],
+        "follow@2": [],
+        "follow@3": [],
+        "dup": [],
+    }
+    for case in (c for c in news.cases if c.corpus == corpus):
+        key = case.articles[0] if case.articles else case.question
+        if fold_of(key, folds) != fold:
+            continue
+        answer, retrieval = engine.ask_with_retrieval(case.question, top=3)
+        if case.abstain:
+            out["refused"].append(answer.abstained)
+            continue
+        ok = [] if answer.abstained else holds([c.sentence for c in answer.citations], case.expect)
+        ranked = holds([h.article.text[h.start : h.end] for h in retrieval.hits], case.expect)
+        for k in (1, 2, 3):
+            out[f"@{k}"].append(any(ok[:k]))
+            out.setdefault(f"rank@{k}", []).append(any(ranked[:k]))
+        sentences = [" ".join(c.sentence.split()) for c in answer.citations]
+        out["dup"].append(len(set(sentences)) < len(sentences))
+    for f in (f for f in news.followups if f.corpus == corpus):
+        if fold_of(f.articles[0], folds) != fold:
+            continue
+        answer = engine.ask(f.turns[-1], top=3, history=list(f.turns[:-1]))
+        ok = [] if answer.abstained else holds([c.sentence for c in answer.citations], f.expect)
+        out["follow@2"].append(any(ok[:2]))
+        out["follow@3"].append(any(ok[:3]))
+    return out
+
+
+def _code_digest() -> str:
+    """A digest of qa's source, so cached features are recomputed when the code changes."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "qa").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--news", type=Path, default=SHARED / "news_qa" / "news_dev.json")
+    parser.add_argument("--squad", type=Path, default=SHARED / "squad" / "dev-v1.1.json")
+    parser.add_argument("--no-squad", dest="use_squad", action="store_false", help="fit on the news questions only")
+    parser.add_argument("--squad-limit", type=int, default=None, help="use about N SQuAD tuning questions")
+    parser.add_argument(
+        "--squad-weight", type=float, default=0.03, help="a SQuAD question's weight against a news one's"
+    )
+    parser.add_argument(
+        "--corpus", action="append", default=None, help="only this corpus of the news file (repeatable)"
+    )
+    parser.add_argument(
+        "--support-squad-weight", type=float, default=0.03, help="a SQuAD question's weight in the abstention fit"
+    )
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--l2", type=float, default=10.0)
+    parser.add_argument(
+        "--refuse",
+        type=float,
+        default=0.8,
+        help="out-of-corpus share refused on the training folds (0: the threshold that best separates them)",
+    )
+    parser.add_argument("--write", action="store_true", help="fit on everything and write qa/ranker.json")
+    add_record_flag(parser)
+    args = parser.parse_args()
+    report = Report("fit_ranker", "Sentence ranker and abstention, out of fold by article (issue 13)", args.record)
+    started = time.perf_counter()
+    news = load_news(args.news)
+    engines = {}
+    questions: list[Question] = []
+    for corpus in args.corpus or sorted(news.corpora):
+        file = news.corpora[corpus]
+        engines[corpus] = corpus_engine(read_articles(Path(file)), default_index(file), True, blank_ranker())
+        questions += news_questions(engines[corpus], news, corpus)
+    squad: list[Question] = []
+    if args.use_squad:
+        # The SQuAD features take minutes to compute; they depend only on the code and the file.
+        cache = Path(tempfile.gettempdir()) / "qa-eval" / f"fit-squad-{_code_digest()}-{args.squad_limit}.pkl"
+        if cache.is_file():
+            squad = pickle.loads(cache.read_bytes())
+        else:
+            answerable, refused = squad_questions(args.squad, args.squad_limit)
+            squad = answerable + refused
+            cache.write_bytes(pickle.dumps(squad))
+    weights = {"squad": args.squad_weight}
+    support_weights = {"squad": args.support_squad_weight}
+    report.line(
+        f"{len(questions)} news questions ({sum(q.answerable for q in questions)} answerable), "
+        f"{len(squad)} SQuAD tuning-half questions (half of them asked of the held-out half's index); "
+        f"{args.folds} folds by article; l2 {args.l2}, SQuAD weight {args.squad_weight}, refuse {args.refuse}"
+    )
+    report.line()
+    totals: dict[str, dict[str, list[bool]]] = {c: {} for c in engines}
+    for fold in range(args.folds):
+        train = [q for q in questions if fold_of(q.group, args.folds) != fold] + squad
+        rank = fit_rank(train, args.l2, weights)
+        ranker = Ranker(rank, fit_support(train, rank, args.refuse, support_weights))
+        for corpus, engine in engines.items():
+            engine.retriever.ranker = ranker
+            for key, values in ask_fold(engine, news, corpus, args.folds, fold).items():
+                totals[corpus].setdefault(key, []).extend(values)
+    report.line("Out of fold, asked through `Engine.ask` (top 3) as a user does; an abstention is a miss:")
+    report.line()
+    report.line(
+        "| corpus | questions | answered@1 | answered@2 | answered@3 | ranked@1 / @2 / @3 (abstention ignored) "
+        "| duplicate answers | out-of-corpus refused | follow-ups @2 / @3 |"
+    )
+    report.line("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    figures = {}
+    for corpus, t in totals.items():
+
+        def share(key: str, t: dict[str, list[bool]] = t) -> float:
+            return round(sum(t[key]) / len(t[key]), 3) if t.get(key) else 0.0
+
+        figures[corpus] = {k: share(k) for k in t}
+        report.line(
+            f"| {corpus} | {len(t['@1'])} | {share('@1'):.3f} | {share('@2'):.3f} | {share('@3'):.3f} | "
+            f"{share('rank@1'):.3f} / {share('rank@2'):.3f} / {share('rank@3'):.3f} | {sum(t['dup'])} | "
+            f"{share('refused'):.3f} of {len(t['refused'])} | {share('follow@2'):.3f} / {share('follow@3'):.3f} of {len(t['follow@2'])} |"
+        )
+    report.line()
+    both: dict[str, list[bool]] = {}
+    for t in totals.values():
+        for key, values in t.items():
+            both.setdefault(key, []).extend(values)
+
+    def rate(key: str) -> float:
+        return sum(both[key]) / len(both[key]) if both.get(key) else 0.0
+
+    report.line(f"All news corpora together ({len(both.get('@1', []))} questions), out of fold:")
+    report.target("answered@1", rate("@1"), 0.55, at_least=True)
+    report.target("answered@2", rate("@2"), 0.70, at_least=True)
+    report.target("out-of-corpus refused", rate("refused"), 0.85, at_least=True)
+    report.target("follow-ups answered@2", rate("follow@2"), 0.75, at_least=True)
+    if args.write:
+        rank = fit_rank(questions + squad, args.l2, weights)
+        support = fit_support(questions + squad, rank, args.refuse, support_weights)
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
+        about = {
+            "fitted_by": "benchmarks/fit_ranker.py",
+            "command": "python benchmarks/fit_ranker.py "
+            + " ".join(
+                f"--{k.replace('_', '-')} {v}"
+                for k, v in (
+                    ("folds", args.folds),
+                    ("l2", args.l2),
+                    ("squad-weight", args.squad_weight),
+                    ("refuse", args.refuse),
+                )
+            )
+            + " --write",
+            "commit": commit,
+            "data": {
+                "news": str(args.news.name),
+                "squad": str(args.squad.name) + " tuning half" if args.use_squad else None,
+            },
+            "out_of_fold": figures,
+        }
+        save_ranker(Ranker(rank, support, about))
+        report.line()
+        report.line("Wrote qa/ranker.json (fitted on all of it). Rank weights (standardised features):")
+        for name, w in sorted(zip(RANK_FEATURES, rank.weights, strict=True), key=lambda t: -abs(t[1])):
+            report.line(f"- {name}: {w:+.3f}")
+        report.line(
+            "Support weights: "
+            + ", ".join(f"{n} {w:+.3f}" for n, w in zip(SUPPORT_FEATURES, support.weights, strict=True))
+            + f", bias {support.bias:+.3f}"
+        )
+    report.line()
+    report.line(f"({time.perf_counter() - started:.0f} s)")
+    report.save()
+
+
+if __name__ == "__main__":
+    run(main)

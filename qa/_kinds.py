@@ -1,0 +1,108 @@
+"""What a question asks for, and what a sentence offers: pure text rules, no model.
+
+A reader's "How much did Foster's bid?" wants an amount, "Which DJ penned ...?" a name, "Why
+did he quit?" a reason. A sentence that restates the question's subject without the thing asked
+for is not an answer, so the ranker weighs whether a candidate holds the kind of thing asked.
+The rules are deliberately plain; the ranker learns how much each match is worth.
+"""
+
+from __future__ import annotations
+
+import re
+
+KINDS = ("how much", "how many", "when", "why", "where", "who", "what")
+
+# Sentence types, one bit each (stored per sentence in the index as a bitmask).
+TYPES = ("money", "number", "percent", "date", "name", "place", "reason", "quote")
+# The types that answer each kind of question (the ranker's "kind wants type" features).
+WANTS: tuple[tuple[str, str], ...] = (
+    ("how much", "money"),
+    ("how much", "number"),
+    ("how much", "percent"),
+    ("how many", "number"),
+    ("how many", "percent"),
+    ("when", "date"),
+    ("who", "name"),
+    ("where", "place"),
+    ("where", "name"),
+    ("why", "reason"),
+)
+
+_KIND_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "how much",
+        re.compile(
+            r"\bhow (?:much|big|large|expensive|cold|hot|high|tall|fast|heavy|deep|low|small)\b"
+            r"|\bwhat (?:is |was |will be )?(?:the )?(?:price|amount|sum|fee|cost|value|worth|salary|budget|level|figure|rate|size)\b"
+            r"|\b(?:above|below) what\b"
+        ),
+    ),
+    (
+        "how many",
+        re.compile(
+            r"\bhow (?:many|long|old|often|far)\b|\bwhat (?:percentage|proportion|share|number|fraction|toll)\b|\bdeath toll\b"
+        ),
+    ),
+    ("when", re.compile(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bhow soon\b|\bby when\b")),
+    (
+        "why",
+        re.compile(
+            r"\bwhy\b|\bwhat (?:reason|caused|prompted|led|cut|earned|made|forced|drove|triggered)\b|\bfor what reason\b|\bblame"
+        ),
+    ),
+    (
+        "where",
+        re.compile(
+            r"\bwhere\b|\bwhich (?:country|city|town|state|region|venue|place|countries|cities|destinations?|event|markets?|stadium|ground)\b"
+            r"|\bat which\b|\bin which (?:country|city|town)\b"
+        ),
+    ),
+    ("who", re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich\b")),
+)
+
+_TYPE_RULES: dict[str, re.Pattern[str]] = {
+    "money": re.compile(
+        r"[$£€¥]\s?\d|\d\s?(?:bn|m|billion|million|trillion)\b|\b(?:dollars?|pounds?|euros?|cents?|pence|yen|dlrs|stg)\b",
+        re.I,
+    ),
+    "number": re.compile(
+        r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty"
+        r"|hundred|thousand|dozen|million|billion|half|third|quarter|double|twice)\b",
+        re.I,
+    ),
+    "percent": re.compile(r"\d\s?%|per ?cent|\bpct\b", re.I),
+    "date": re.compile(
+        r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+        r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+        r"|yesterday|today|tomorrow|week|month|year|years|ago|since|until|by the end|next|last|earlier|later"
+        r"|(?:19|20)\d\d|\d+(?:st|nd|rd|th))\b",
+        re.I,
+    ),
+    # A capitalised word that does not open the sentence: a name of a person, firm or place.
+    "name": re.compile(r"(?<!^)(?<![.!?\"“]\s)\b[A-Z][a-zA-Z'’-]+"),
+    "place": re.compile(r"\b(?:in|at|from|near|across|to)\s+(?:the\s+)?[A-Z][a-z]+"),
+    "reason": re.compile(
+        r"\b(?:because|due to|after|as a result|following|amid|blamed|thanks to|in order to|so that|caused|reflect\w*"
+        r"|driven by|led to|result\w*|since|given|owing|fears?|concerns?|bid to|aim\w*|help\w*)\b",
+        re.I,
+    ),
+    "quote": re.compile(r"[\"“”]"),
+}
+
+
+def question_kind(question: str) -> str:
+    """The kind of thing `question` asks for, one of KINDS ("what" when no rule fits)."""
+    text = question.lower()
+    for kind, rule in _KIND_RULES:
+        if rule.search(text):
+            return kind
+    return "what"
+
+
+def sentence_types(sentence: str) -> int:
+    """A bitmask of the TYPES that `sentence` holds (bit i for TYPES[i])."""
+    mask = 0
+    for bit, name in enumerate(TYPES):
+        if _TYPE_RULES[name].search(sentence):
+            mask |= 1 << bit
+    return mask

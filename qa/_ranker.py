@@ -1,0 +1,80 @@
+"""The fitted parts of answering: a linear sentence ranker and the abstention rule.
+
+Both are linear models over named features (`_retrieve.RANK_FEATURES`, `SUPPORT_FEATURES`),
+fitted out of fold by `benchmarks/fit_ranker.py` and shipped as `ranker.json` beside this module,
+which records what they were fitted on. Pure numpy; nothing here reads an index.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._errors import QAError
+
+RANKER_FILE = Path(__file__).with_name("ranker.json")
+
+
+@dataclass(frozen=True)
+class Linear:
+    """`((x - mean) / scale) @ weights + bias` over the named features, in this order."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float = 0.0
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """The score of each row of `x` (columns as in `features`)."""
+        w = np.asarray(self.weights) / np.asarray(self.scale)
+        offset = self.bias - float(np.asarray(self.mean) @ w)
+        return np.asarray(np.einsum("nf,f->n", np.asarray(x, dtype=np.float64), w) + offset)
+
+
+@dataclass(frozen=True)
+class Ranker:
+    """The sentence ranker (`rank`: higher is better) and the abstention rule (`support`: the
+    best sentence answers when its support is at least 0)."""
+
+    rank: Linear
+    support: Linear
+    about: dict[str, Any] = field(default_factory=dict)  # what it was fitted on, and how
+
+
+def _linear(raw: Any) -> Linear:
+    return Linear(
+        features=tuple(raw["features"]),
+        mean=tuple(float(v) for v in raw["mean"]),
+        scale=tuple(float(v) for v in raw["scale"]),
+        weights=tuple(float(v) for v in raw["weights"]),
+        bias=float(raw.get("bias", 0.0)),
+    )
+
+
+def load_ranker(path: Path = RANKER_FILE) -> Ranker:
+    """The ranker stored at `path` (the shipped one by default)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return Ranker(rank=_linear(raw["rank"]), support=_linear(raw["support"]), about=dict(raw.get("about", {})))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise QAError(f"ranker file {str(path)!r} is unreadable ({exc}); reinstall qa or refit it") from exc
+
+
+def save_ranker(ranker: Ranker, path: Path = RANKER_FILE) -> None:
+    """Write `ranker` as JSON."""
+    from dataclasses import asdict
+
+    path.write_text(json.dumps(asdict(ranker), indent=1) + "\n", encoding="utf-8")
+
+
+def check(ranker: Ranker, rank_features: tuple[str, ...], support_features: tuple[str, ...]) -> None:
+    """`QAError` unless `ranker` scores exactly these features."""
+    if ranker.rank.features != rank_features or ranker.support.features != support_features:
+        raise QAError(
+            "the ranker was fitted on other features than this qa computes; refit it with benchmarks/fit_ranker.py"
+        )

@@ -1,0 +1,100 @@
+"""`qa eval --news`: a news question file read with its corpora, asked as a user asks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa import QAError
+from qa._eval_news import evaluate_news, format_news, load_news
+from tests.conftest import SEED
+
+QUESTIONS = {
+    "about": "a tiny set written the same way as news_dev.json",
+    "corpora": {"seed": "data/news/seed.jsonl"},
+    "cases": [
+        {
+            "corpus": "seed",
+            "q": "Which media outlet did the Russian deputy foreign minister tell about the security guarantees?",
+            "expect": ["Grushko told Russian media outlet Izvestia"],
+            "articles": ["seed"],
+            "kind": "who",
+        },
+        {"corpus": "seed", "q": "How much did Apple charge for the first iPhone?", "abstain": True},
+    ],
+    "followups": [
+        {
+            "corpus": "seed",
+            "turns": ["What did Grushko say Moscow will demand?", "Which outlet did he tell that to?"],
+            "expect": ["Izvestia"],
+            "articles": ["seed"],
+        }
+    ],
+}
+
+
+@pytest.fixture
+def news_file(tmp_path: Path) -> Path:
+    """A data folder laid out like shared/data: the questions name their corpus by a relative path."""
+    (tmp_path / "data" / "news").mkdir(parents=True)
+    (tmp_path / "data" / "news_qa").mkdir()
+    record = {"id": "seed", "title": "Trump to speak to Putin", "text": SEED.read_text(encoding="utf-8")}
+    (tmp_path / "data" / "news" / "seed.jsonl").write_text(json.dumps(record) + "\n")
+    path = tmp_path / "data" / "news_qa" / "mini.json"
+    path.write_text(json.dumps(QUESTIONS))
+    return path
+
+
+def test_load_news_finds_the_corpora_above_the_file(news_file: Path) -> None:
+    news = load_news(news_file)
+    assert news.corpora == {"seed": str(news_file.parents[1] / "news" / "seed.jsonl")}
+    assert [c.abstain for c in news.cases] == [False, True]
+    assert news.followups[0].turns[1] == "Which outlet did he tell that to?"
+
+
+def test_evaluate_news_counts_what_a_user_sees(news_file: Path, tmp_path: Path) -> None:
+    report = evaluate_news(news_file, index=tmp_path / "index")
+    m = report.corpora["seed"]
+    assert (m.articles, m.questions, m.out_of_corpus, m.followups) == (1, 1, 1, 1)
+    assert m.answered["@1"] <= m.answered["@2"] <= m.answered["@3"]
+    assert m.answered["@3"] == 1.0, "the Izvestia sentence is among the three cited"
+    assert m.ranking["@50"] == 1.0 and m.article_at["@1"] == 1.0
+    assert m.abstained_out_of_corpus == 1.0, "nothing in the seed article mentions an iPhone"
+    assert m.followups_answered["@3"] == 1.0
+    assert m.duplicate_citations == 0
+    text = format_news(report)
+    assert "an abstention is a miss" in text and "seed" in text
+
+
+def test_unknown_corpus_and_bad_file_are_one_line_errors(news_file: Path, tmp_path: Path) -> None:
+    with pytest.raises(QAError, match="has no corpus 'bbc'"):
+        evaluate_news(news_file, ["bbc"], index=tmp_path / "index")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(QAError, match="cannot read news question file"):
+        load_news(bad)
+
+
+def test_cli_eval_news_json(news_file: Path, tmp_path: Path) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "qa",
+        "eval",
+        "--news",
+        str(news_file),
+        "--corpus",
+        "seed",
+        "--index",
+        str(tmp_path / "i"),
+    ]
+    result = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["corpora"]["seed"]["questions"] == 1
+    both = subprocess.run([*cmd, "--squad", str(news_file)], capture_output=True, text=True, timeout=600)
+    assert both.returncode != 0 and "one of --squad FILE or --news FILE" in both.stderr

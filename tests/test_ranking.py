@@ -1,0 +1,99 @@
+"""The ranker's parts: question kinds, sentence types, the linear models, copies cited once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import Engine, QAError, build_index
+from qa._kinds import KINDS, TYPES, question_kind, sentence_types
+from qa._ranker import RANKER_FILE, Linear, Ranker, load_ranker, save_ranker
+from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES
+from tests.conftest import FakeEmbedder
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How much did the brewer behind Foster's lager bid for Southcorp?", "how much"),
+        ("What is the value of the Boeing jet order?", "how much"),
+        ("How many Rolls-Royces did BMW sell in Asia in 2004?", "how many"),
+        ("What share of Britain's producers are run by ethnic minority bosses?", "how many"),
+        ("How soon could Russia join the World Trade Organisation?", "when"),
+        ("Why did Brian 'Head' Welch quit Korn?", "why"),
+        ("What cut short Lawrence Dallaglio's previous Lions trip?", "why"),
+        ("In which venue did OutKast collect their awards?", "where"),
+        ("Which DJ penned the tsunami charity ballad?", "who"),
+        ("Who did Catalina Sandino Moreno share her honour with?", "who"),
+        ("What did the committee recommend?", "what"),
+    ],
+)
+def test_question_kind(question: str, kind: str) -> None:
+    assert question_kind(question) == kind
+    assert kind in KINDS
+
+
+def test_sentence_types() -> None:
+    def holds(sentence: str) -> set[str]:
+        mask = sentence_types(sentence)
+        return {t for i, t in enumerate(TYPES) if mask >> i & 1}
+
+    assert {"money", "number"} <= holds("A bid at that price would value the company at A$3.1bn ($2.4bn).")
+    assert "percent" in holds("Sales rose 2.3% to 80,600.")
+    assert "date" in holds("The talks resume in January 2006.")
+    assert "reason" in holds("He quit because of a religious awakening.")
+    assert "name" in holds("The ballad was written by radio DJ Mike Read.")
+    assert "place" in holds("The awards were held at the Tor Di Valle arena in Rome.")
+    assert holds("the cat sat on the mat.") == set()
+
+
+def test_linear_is_the_standardised_dot_product() -> None:
+    model = Linear(("a", "b"), (1.0, 2.0), (2.0, 4.0), (0.5, -1.0), 0.25)
+    x = np.array([[3.0, 6.0], [1.0, 2.0]])
+    expected = ((x - [1.0, 2.0]) / [2.0, 4.0]) @ [0.5, -1.0] + 0.25
+    assert np.allclose(model(x), expected)
+
+
+def test_the_shipped_ranker_scores_this_qas_features(tmp_path: Path) -> None:
+    shipped = load_ranker()
+    assert shipped.rank.features == RANK_FEATURES
+    assert shipped.support.features == SUPPORT_FEATURES
+    assert shipped.about.get("fitted_by") == "benchmarks/fit_ranker.py"
+    assert any(w != 0 for w in shipped.rank.weights)
+    copy = tmp_path / "ranker.json"
+    save_ranker(shipped, copy)
+    assert load_ranker(copy) == shipped
+    copy.write_text("{not json")
+    with pytest.raises(QAError, match="ranker file"):
+        load_ranker(copy)
+    assert RANKER_FILE.is_file()
+
+
+def test_a_ranker_for_other_features_is_refused(engine: Engine) -> None:
+    shipped = load_ranker()
+    other = Ranker(Linear(("cosine",), (0.0,), (1.0,), (1.0,)), shipped.support)
+    with pytest.raises(QAError, match="refit"):
+        Engine(engine.index.path, ranker=other)
+
+
+def test_copies_of_a_story_are_cited_once_and_counted(tmp_path: Path) -> None:
+    story = "Harbour council approved the budget on Monday. The mayor praised the harbour vote loudly."
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(story)
+    (corpus / "a-copy.txt").write_text(story)
+    (corpus / "b.txt").write_text("Storm closed the airport. Flights resumed on Tuesday after the storm.")
+    build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    engine = Engine(tmp_path / "index", embedder=FakeEmbedder())
+    hits = engine.retriever.search("what did the mayor praise about the harbour vote?", limit=10).hits
+    texts = [h.article.text[h.start : h.end] for h in hits]
+    assert len(texts) == len(set(texts)) == 4  # two story sentences once each, two from b.txt
+    copies = {h.article.text[h.start : h.end]: h.copies for h in hits}
+    assert copies["The mayor praised the harbour vote loudly."] == 2
+    assert copies["Storm closed the airport."] == 1
+    answer = engine.ask("what did the mayor praise about the harbour vote?", top=3)
+    cited = answer.citations or answer.nearest
+    assert len({c.sentence for c in cited}) == len(cited)
+    assert {c.copies for c in cited if "harbour" in c.sentence} == {2}
