@@ -285,6 +285,9 @@ def main() -> None:
     parser.add_argument(
         "--support-squad-weight", type=float, default=0.03, help="a SQuAD question's weight in the abstention fit"
     )
+    parser.add_argument(
+        "--coverage-answers", type=float, default=0.5, help="coverage of the question's terms that answers outright"
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--l2", type=float, default=10.0)
     parser.add_argument(
@@ -327,7 +330,7 @@ def main() -> None:
     for fold in range(args.folds):
         train = [q for q in questions if fold_of(q.group, args.folds) != fold] + squad
         rank = fit_rank(train, args.l2, weights)
-        ranker = Ranker(rank, fit_support(train, rank, args.refuse, support_weights))
+        ranker = Ranker(rank, fit_support(train, rank, args.refuse, support_weights), args.coverage_answers)
         for corpus, engine in engines.items():
             engine.retriever.ranker = ranker
             for key, values in ask_fold(engine, news, corpus, args.folds, fold).items():
@@ -380,7 +383,9 @@ def main() -> None:
                     ("folds", args.folds),
                     ("l2", args.l2),
                     ("squad-weight", args.squad_weight),
+                    ("support-squad-weight", args.support_squad_weight),
                     ("refuse", args.refuse),
+                    ("coverage-answers", args.coverage_answers),
                 )
             )
             + " --write",
@@ -391,7 +396,7 @@ def main() -> None:
             },
             "out_of_fold": figures,
         }
-        save_ranker(Ranker(rank, support, about))
+        save_ranker(Ranker(rank, support, args.coverage_answers, about))
         report.line()
         report.line("Wrote qa/ranker.json (fitted on all of it). Rank weights (standardised features):")
         for name, w in sorted(zip(RANK_FEATURES, rank.weights, strict=True), key=lambda t: -abs(t[1])):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from _results import ROOT, Report, add_record_flag, run
 
-from qa._eval_news import RANKING_DEPTHS, evaluate_news
+from qa._eval_news import evaluate_news, format_news
 
 NEWS = ROOT.parent / "shared" / "data" / "news_qa" / "news_dev.json"
 
@@ -29,30 +29,12 @@ def main() -> None:
     args = parser.parse_args()
     report = Report("news_eval", "News questions in readers' words: `qa eval --news` (issue 13)", args.record)
     result = evaluate_news(args.news, args.corpus)
-    report.line(f"{result.file}, {result.model}; in-sample for quality (the ranker was fitted on this file)")
-    report.line()
     report.line(
-        "| corpus | articles | questions | answered@1 / @2 / @3 | abstained | duplicate answers "
-        "| out-of-corpus refused | follow-ups @2 | p50 ms | p95 ms |"
-    )
-    report.line("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for m in result.corpora.values():
-        a = m.answered
-        report.line(
-            f"| {m.corpus} | {m.articles} | {m.questions} | {a['@1']:.3f} / {a['@2']:.3f} / {a['@3']:.3f} | "
-            f"{m.abstained_in_corpus:.3f} | {m.duplicate_citations} | {m.abstained_out_of_corpus:.3f} of {m.out_of_corpus} | "
-            f"{m.followups_answered['@2']:.3f} of {m.followups} | {m.latency_p50_ms:.1f} | {m.latency_p95_ms:.1f} |"
-        )
-    report.line()
-    report.line(
-        "Ranking behind it (abstention ignored): the right sentence among the best k; the right article at 1 / 8"
+        "Quality here is in-sample: the shipped ranker was fitted on this file (see fit_ranker for out of fold)."
     )
     report.line()
-    report.line("| corpus | " + " | ".join(f"@{k}" for k in RANKING_DEPTHS) + " | article@1 | article@8 |")
-    report.line("| --- " * (len(RANKING_DEPTHS) + 3) + "|")
-    for m in result.corpora.values():
-        cells = " | ".join(f"{m.ranking[f'@{k}']:.3f}" for k in RANKING_DEPTHS)
-        report.line(f"| {m.corpus} | {cells} | {m.article_at['@1']:.3f} | {m.article_at['@8']:.3f} |")
+    for line in format_news(result).splitlines():
+        report.line(line)
     report.line()
     if "bbc" in result.corpora:
         bbc = result.corpora["bbc"]

@@ -1,4 +1,4 @@
-"""`qa eval` on SQuAD v1.1 and v2.0 dev under the held-out protocol, with issue 4's targets.
+"""`qa eval` on SQuAD v1.1 and v2.0 dev under the held-out protocol, with issue 13's SQuAD targets.
 
     .venv/bin/python benchmarks/quality.py [--squad FILE ...] [--limit N]
 
@@ -25,20 +25,21 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="ask about N questions per file, evenly spread")
     add_record_flag(parser)
     args = parser.parse_args()
-    report = Report("quality", "Answer quality: `qa eval`, held-out protocol (issue 4)", args.record)
+    report = Report("quality", "Answer quality on SQuAD: `qa eval`, held-out protocol (issues 4 and 13)", args.record)
     for path in args.squad:
         result = evaluate(path, limit=args.limit, progress=False)
         report.line(f"**{path.name}**: {result.titles} articles, {result.articles} paragraphs indexed, {result.model}")
         report.line()
         report.line(
-            "| split | questions | R@1 | R@5 | R@10 | MRR@10 | cite@1 | cite@3 | ans@1 | abstained | p50 ms | p95 ms |"
+            "| split | questions | R@1 | R@5 | R@10 | MRR@10 | cite@1 | cite@3 | ans@1 | abstained | rank@1 | rank@3 "
+            "| p50 ms | p95 ms |"
         )
-        report.line("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        report.line("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for name, m in result.splits.items():
             report.line(
                 f"| {name} | {m.questions} | {m.recall_at_1:.3f} | {m.recall_at_5:.3f} | {m.recall_at_10:.3f} | "
                 f"{m.mrr_at_10:.3f} | {m.cite_at_1:.3f} | {m.cite_at_3:.3f} | {m.ans_at_1:.3f} | {m.abstained:.3f} | "
-                f"{m.latency_p50_ms:.1f} | {m.latency_p95_ms:.1f} |"
+                f"{m.ranked_at_1:.3f} | {m.ranked_at_3:.3f} | {m.latency_p50_ms:.1f} | {m.latency_p95_ms:.1f} |"
             )
         report.line()
         a = result.abstention
@@ -57,8 +58,9 @@ def main() -> None:
         if path.name == "dev-v1.1.json":
             held = result.splits["held-out"]
             report.line()
-            report.target("held-out cite@1", held.cite_at_1, 0.80, at_least=True)
-            report.target("held-out cite@3", held.cite_at_3, 0.92, at_least=True)
+            report.line("cite@k counts an abstention as a miss (issue 13's targets); rank@k ignores abstention.")
+            report.target("held-out cite@1", held.cite_at_1, 0.78, at_least=True)
+            report.target("held-out cite@3", held.cite_at_3, 0.90, at_least=True)
             report.target("held-out p50 latency (ms)", held.latency_p50_ms, 20, at_least=False)
             if a:
                 report.target("abstained out of corpus", a.abstained_out_of_corpus, 0.90, at_least=True)

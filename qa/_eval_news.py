@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -251,36 +250,29 @@ def evaluate_news(
 
 
 def format_news(report: NewsReport) -> str:
-    """The readable table `qa eval --news` prints."""
-    lines = [f"{report.file} ({report.model}); an abstention is a miss", ""]
-    header = f"{'corpus':8} {'articles':>8} {'questions':>9} {'ans@1':>6} {'ans@2':>6} {'ans@3':>6} {'abstain':>7} {'dup':>4} {'OOC abst':>9} {'follow@2':>9} {'p50 ms':>7} {'p95 ms':>7}"
-    lines.append(header)
+    """The tables `qa eval --news` prints (Markdown, so they paste into RESULTS.md as they are)."""
+    lines = [
+        f"{report.file} ({report.model}); an abstention is a miss",
+        "",
+        "| corpus | articles | questions | answered@1 / @2 / @3 | abstained | duplicate answers "
+        "| out-of-corpus refused | follow-ups @2 | p50 ms | p95 ms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for m in report.corpora.values():
         a = m.answered
         lines.append(
-            f"{m.corpus:8} {m.articles:8d} {m.questions:9d} {a['@1']:6.3f} {a['@2']:6.3f} {a['@3']:6.3f} "
-            f"{m.abstained_in_corpus:7.3f} {m.duplicate_citations:4d} "
-            f"{m.abstained_out_of_corpus:5.3f}/{m.out_of_corpus:<3d} {m.followups_answered['@2']:5.3f}/{m.followups:<3d} "
-            f"{m.latency_p50_ms:7.1f} {m.latency_p95_ms:7.1f}"
+            f"| {m.corpus} | {m.articles} | {m.questions} | {a['@1']:.3f} / {a['@2']:.3f} / {a['@3']:.3f} | "
+            f"{m.abstained_in_corpus:.3f} | {m.duplicate_citations} | {m.abstained_out_of_corpus:.3f} of {m.out_of_corpus} | "
+            f"{m.followups_answered['@2']:.3f} of {m.followups} | {m.latency_p50_ms:.1f} | {m.latency_p95_ms:.1f} |"
         )
     lines += [
         "",
-        "Ranking behind it (abstention ignored): the right sentence among the best k candidates; the right article at 1 and 8",
+        "Ranking behind it (abstention ignored): the right sentence among the best k candidates; the right article at 1 / 8",
+        "",
+        "| corpus | " + " | ".join(f"@{k}" for k in RANKING_DEPTHS) + " | article@1 | article@8 |",
+        "| --- " * (len(RANKING_DEPTHS) + 3) + "|",
     ]
-    lines.append(
-        f"{'corpus':8} " + " ".join(f"{'@' + str(k):>6}" for k in RANKING_DEPTHS) + f" {'art@1':>6} {'art@8':>6}"
-    )
     for m in report.corpora.values():
-        lines.append(
-            f"{m.corpus:8} "
-            + " ".join(f"{m.ranking['@' + str(k)]:6.3f}" for k in RANKING_DEPTHS)
-            + f" {m.article_at['@1']:6.3f} {m.article_at['@8']:6.3f}"
-        )
+        cells = " | ".join(f"{m.ranking[f'@{k}']:.3f}" for k in RANKING_DEPTHS)
+        lines.append(f"| {m.corpus} | {cells} | {m.article_at['@1']:.3f} | {m.article_at['@8']:.3f} |")
     return "\n".join(lines)
-
-
-def as_dict(report: NewsReport) -> dict[str, Any]:
-    """The report as JSON-ready data."""
-    from dataclasses import asdict
-
-    return asdict(report)

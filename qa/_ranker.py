@@ -43,6 +43,10 @@ class Ranker:
 
     rank: Linear
     support: Linear
+    # A sentence holding this IDF share of the question's terms answers it whatever `support`
+    # says, unless the question names something the corpus never mentions: the question then
+    # reuses the text's own words (SQuAD's do), which no out-of-corpus question manages.
+    coverage_answers: float = 0.5
     about: dict[str, Any] = field(default_factory=dict)  # what it was fitted on, and how
 
 
@@ -60,7 +64,12 @@ def load_ranker(path: Path = RANKER_FILE) -> Ranker:
     """The ranker stored at `path` (the shipped one by default)."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return Ranker(rank=_linear(raw["rank"]), support=_linear(raw["support"]), about=dict(raw.get("about", {})))
+        return Ranker(
+            rank=_linear(raw["rank"]),
+            support=_linear(raw["support"]),
+            coverage_answers=float(raw["coverage_answers"]),
+            about=dict(raw.get("about", {})),
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise QAError(f"ranker file {str(path)!r} is unreadable ({exc}); reinstall qa or refit it") from exc
 

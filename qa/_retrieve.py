@@ -190,6 +190,8 @@ class Retriever:
         )
         question_level = np.tile([c.unknown, c.unknown_name], (len(chosen), 1))
         support = self.ranker.support(np.column_stack([cosine, match, held, question_level]))
+        if c.unknown_name == 0.0:
+            support = np.where(coverage >= self.ranker.coverage_answers, np.maximum(support, 0.0), support)
         hits = []
         for k, (i, row) in enumerate(zip(chosen, rows, strict=True)):
             article_row, start, end = self.index.sentences[row].tolist()

@@ -58,7 +58,7 @@ def test_every_sentence_of_the_best_articles_is_a_candidate(engine: Engine) -> N
     assert np.isfinite(c.features).all()
     assert c.column("lead").tolist() == [1.0] + [0.0] * (len(c.sentences) - 1)
     assert c.column("article_first").min() == 1.0
-    assert 0.0 <= c.column("coverage").min() and c.column("coverage").max() <= 1.0
+    assert c.column("coverage").min() >= 0.0 and c.column("coverage").max() <= 1.0
 
 
 def test_search_orders_by_the_rankers_score_and_supports_by_its_rule(engine: Engine) -> None:
@@ -72,6 +72,8 @@ def test_search_orders_by_the_rankers_score_and_supports_by_its_rule(engine: Eng
         assert abs(hit.score - by_row[hit.row]) < 1e-5
         figures = [hit.cosine, hit.match, hit.article_coverage, hit.unknown, hit.unknown_name]
         support = retriever.ranker.support(np.array([figures]))[0]
+        if hit.coverage >= retriever.ranker.coverage_answers and not hit.unknown_name:
+            support = max(support, 0.0)
         assert abs(hit.support - support) < 1e-5
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert abs(hits[0].score - max(by_row.values())) < 1e-5
