@@ -43,7 +43,7 @@ RANK_FEATURES: tuple[str, ...] = (
     "coverage_lexical",  # coverage times the best candidate's: it counts most when the question
     "bm25_lexical",  # reuses the text's words (SQuAD), least when it paraphrases (news); so BM25
     "article_coverage",  # ... that its article holds, anywhere
-    "log_length",  # log(1 + its terms)
+    "log_length",  # log(1 + its word pieces)
     *(f"{kind}:{kind_type}" for kind, kind_type in WANTS),  # the question asks for what it holds
 )
 # Whether the best sentence answers at all: its cosine and token match, the share of the
@@ -312,10 +312,14 @@ class Retriever:
         rank = rank_of[own_article]
         position = sentences - bounds[own_article]
         late = self.late_features(question_tokens, sentences)
-        texts = [index.articles[a].text[s:e] for a, s, e in index.sentences[sentences].tolist()]
-        terms = _lexical.tokenize(texts)
-        length = np.array([len(ts) for ts in terms], dtype=np.float64)
-        coverage = self._coverage(tokens, sentences)
+        weights, held = self._presence(tokens, sentences)
+        coverage = weights @ held
+        # An article holds a term if one of its sentences does; the candidates are whole articles.
+        runs = np.concatenate([[0], np.cumsum(bounds[top + 1] - bounds[top])[:-1]])
+        article_coverage = (
+            weights @ np.logical_or.reduceat(held, runs, axis=1) if len(weights) else np.zeros(len(top))
+        )[rank]
+        length = np.diff(index.sentence_tokens)[sentences].astype(np.float64)
         columns: dict[str, np.ndarray] = {
             "cosine": np.einsum("sd,d->s", index.sentence_vectors[sentences], vector),
             "bm25": _by_max(lexical["sentences"][sentences]),
@@ -333,11 +337,16 @@ class Retriever:
             "coverage_previous": np.where(position > 0, np.concatenate([[0.0], coverage[:-1]]), 0.0),
             "coverage_lexical": coverage * coverage.max(),
             "bm25_lexical": _by_max(lexical["sentences"][sentences]) * coverage.max(),
-            "article_coverage": self._article_coverage(tokens, top)[rank],
+            "article_coverage": article_coverage,
             "log_length": np.log1p(length),
         }
         kind = question_kind(question)
         types = index.sentence_types[sentences].astype(np.int64)
+        texts = (
+            [index.articles[a].text[s:e] for a, s, e in index.sentences[sentences].tolist()]
+            if kind in {k for k, t in WANTS if t in ("name", "number")}
+            else []
+        )
         question_words = {w.lower() for w in _WORD.findall(question)}
         for asked_kind, wanted in WANTS:
             name = f"{asked_kind}:{wanted}"
@@ -364,8 +373,8 @@ class Retriever:
 
     def _unknown_name(self, question: str) -> float:
         """1.0 if a capitalised word of `question` after its first is in no chunk of the corpus."""
-        for word in _CAPITALISED.findall(question)[1:]:
-            stems = _lexical.tokenize([word])[0] if word[0].isupper() else []
+        names = [w for w in _CAPITALISED.findall(question)[1:] if w[0].isupper()]
+        for stems in _lexical.tokenize(names) if names else []:
             if stems and all(stem not in self._vocab for stem in stems):
                 return 1.0
         return 0.0
@@ -382,37 +391,28 @@ class Retriever:
             return 0.0
         return float(sum(w for t, w in zip(unique, weights, strict=True) if t not in self._vocab) / weights.sum())
 
-    def _article_coverage(self, query_tokens: list[str], articles: np.ndarray) -> np.ndarray:
-        """For each article row, the IDF share of the question's terms it holds anywhere."""
+    def _presence(self, query_tokens: list[str], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The question's unique terms' IDF weights (summing to 1) and, for each term, which of
+        the sentence `rows` hold it (terms x rows), read from the sentence BM25 index's postings
+        (built with the same tokenizer, and sorted), so no sentence is tokenized again."""
         unique, weights = self._weights(query_tokens)
-        out = np.zeros(len(articles), dtype=np.float64)
+        held = np.zeros((len(unique), len(rows)), dtype=bool)
         if not unique:
-            return out
+            return weights, held
         sentences = self.index.bm25["sentences"]
         indptr, indices, vocab = sentences.scores["indptr"], sentences.scores["indices"], sentences.vocab_dict
-        for term, weight in zip(unique, weights, strict=True):
+        for i, term in enumerate(unique):
             if term in vocab:
-                rows = indices[indptr[vocab[term]] : indptr[vocab[term] + 1]]
-                out += weight * np.isin(articles, self.index.sentences[rows, 0])
-        return out / float(weights.sum())
+                postings = indices[indptr[vocab[term]] : indptr[vocab[term] + 1]]
+                if len(postings):
+                    at = np.minimum(np.searchsorted(postings, rows), len(postings) - 1)
+                    held[i] = postings[at] == rows
+        return weights / float(weights.sum()), held
 
     def _coverage(self, query_tokens: list[str], rows: np.ndarray) -> np.ndarray:
-        """For each sentence row, the share of the query's IDF weight whose terms it contains.
-
-        Which sentences hold a term is read from the sentence BM25 index's postings, built with
-        the same tokenizer, so no sentence is tokenized again.
-        """
-        unique, weights = self._weights(query_tokens)
-        out = np.zeros(len(rows), dtype=np.float64)
-        if not unique:
-            return out
-        sentences = self.index.bm25["sentences"]
-        indptr, indices = sentences.scores["indptr"], sentences.scores["indices"]
-        vocab = sentences.vocab_dict
-        for term, weight in zip(unique, weights, strict=True):
-            if term in vocab:
-                out += weight * np.isin(rows, indices[indptr[vocab[term]] : indptr[vocab[term] + 1]])
-        return out / float(weights.sum())
+        """For each sentence row, the share of the query's IDF weight whose terms it contains."""
+        weights, held = self._presence(query_tokens, rows)
+        return np.asarray(weights @ held, dtype=np.float64) if len(weights) else np.zeros(len(rows))
 
 
 def _normaliser(values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:

@@ -11,6 +11,11 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def also_in(copies: int) -> str:
+    """How a citation names the other articles holding its sentence ("" when none do)."""
+    return f"also in {counted(copies - 1, 'other article')}" if copies > 1 else ""
+
+
 @dataclass(frozen=True)
 class Article:
     """One article of the corpus, with its full text as read from disk."""

@@ -15,7 +15,7 @@ from ._conversation import example_questions
 from ._engine import Engine
 from ._errors import InvalidQuestionError, QAError
 from ._gradio import gr
-from ._types import Answer, Citation, counted
+from ._types import Answer, Citation, also_in, counted
 
 QUEUE_SIZE = 32  # waiting requests beyond this get a "busy" error at once, not a hang
 CONCURRENCY = 2  # one per core: answers are CPU-bound
@@ -55,7 +55,7 @@ def user_questions(history: Any) -> list[str]:
 
 def source_label(c: Citation, nearest: bool = False) -> str:
     """One line naming a cited sentence and its article, as plain text."""
-    meta = " · ".join(x for x in (c.date, c.source, c.url) if x)
+    meta = " · ".join(x for x in (c.date, c.source, c.url, also_in(c.copies)) if x)
     mark = f"~{c.n} (not an answer)" if nearest else str(c.n)
     return f"[{mark}] {c.sentence} — {c.title}{f' ({meta})' if meta else ''}"
 

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 import click
 
 from ._errors import QAError
-from ._types import Answer, Citation, counted
+from ._types import Answer, Citation, also_in, counted
 
 INDEX = click.option(
     "--index", "index_dir", envvar="QA_INDEX", default="index", show_default=True, help="Index folder (env QA_INDEX)."
@@ -223,5 +223,6 @@ def _print_sources(citations: tuple[Citation, ...]) -> None:
     for c in citations:
         meta = ", ".join(x for x in (c.date, c.source, c.url) if x)
         click.echo(f"[{c.n}] {c.title}{f' ({meta})' if meta else ''}")
-        click.echo(f"    {c.article_id} chars {c.start}-{c.end}, score {c.score:.3f}")
+        also = f", {also_in(c.copies)}" if c.copies > 1 else ""
+        click.echo(f"    {c.article_id} chars {c.start}-{c.end}, score {c.score:.3f}{also}")
         click.echo(f"    {c.sentence}")

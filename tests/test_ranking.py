@@ -11,6 +11,8 @@ from qa import Engine, QAError, build_index
 from qa._kinds import KINDS, TYPES, question_kind, sentence_types
 from qa._ranker import RANKER_FILE, Linear, Ranker, load_ranker, save_ranker
 from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES
+from qa._types import also_in
+from qa.app import source_label
 from tests.conftest import FakeEmbedder
 
 
@@ -97,3 +99,6 @@ def test_copies_of_a_story_are_cited_once_and_counted(tmp_path: Path) -> None:
     cited = answer.citations or answer.nearest
     assert len({c.sentence for c in cited}) == len(cited)
     assert {c.copies for c in cited if "harbour" in c.sentence} == {2}
+    assert also_in(2) == "also in 1 other article" and also_in(3) == "also in 2 other articles" and also_in(1) == ""
+    harbour = next(c for c in cited if "harbour" in c.sentence)
+    assert "also in 1 other article" in source_label(harbour)
