@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from ._retrieve import Retrieval, Retriever
 from ._types import Answer, Article
 
 MAX_QUESTION_CHARS = 1000
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
 FOLLOW_UP_BOOST = 0.2  # added to fused chunk scores (0..1) of the articles cited last turn
 
 
@@ -36,6 +38,9 @@ def check_question(question: object) -> str:
     """The question, stripped; `InvalidQuestionError` if it is not usable text."""
     if not isinstance(question, str):
         raise InvalidQuestionError(f"the question must be text, not {type(question).__name__}")
+    if _UNDECODABLE.search(question):
+        # A command line or file that is not UTF-8 reaches Python as lone surrogates.
+        raise InvalidQuestionError("the question is not valid UTF-8 text; re-type it or re-save its file as UTF-8")
     text = question.strip()
     if not text:
         raise InvalidQuestionError("the question is empty; type a question about the corpus")

@@ -19,38 +19,56 @@ from ._types import Answer, Citation, also_in, counted
 
 QUEUE_SIZE = 32  # waiting requests beyond this get a "busy" error at once, not a hang
 CONCURRENCY = 2  # one per core: answers are CPU-bound
-MAX_HISTORY_MESSAGES = 200
+# Follow-ups lean on the last turns only, so a long chat is read from its most recent messages:
+# after a hundred turns it keeps working, and no request makes the server read a whole novel.
+RECENT_MESSAGES = 20
 # Gradio breaks highlighted text anywhere, even mid-word; a reader wants whole words.
 CSS = "#context .text, #context .textfield { word-break: normal !important; overflow-wrap: break-word; }"
 
 
-def _text(content: Any) -> str:
+MAX_CONTENT_DEPTH = 3  # a message's content: text, a part {"text": ...}, or a list of those
+
+
+def _text(content: Any, depth: int = 0) -> str:
     """The plain text of a chat message's content (a string, or Gradio's list of parts)."""
+    if depth > MAX_CONTENT_DEPTH:
+        raise InvalidQuestionError("a history message's content is nested too deeply; send text or a list of text parts")
     if isinstance(content, str):
         return content
     if isinstance(content, dict):
-        return str(content.get("text", ""))
+        return _text(content.get("text", ""), depth + 1)
     if isinstance(content, list):
-        return " ".join(_text(part) for part in content)
+        return " ".join(_text(part, depth + 1) for part in content)
     return ""
 
 
 def user_questions(history: Any) -> list[str]:
-    """The user's earlier questions from a messages-format history; InvalidQuestionError if malformed."""
+    """The user's earlier questions from the most recent RECENT_MESSAGES messages of a
+    messages-format history; InvalidQuestionError if those are malformed."""
     if history is None:
         return []
-    if not isinstance(history, list) or len(history) > MAX_HISTORY_MESSAGES:
-        raise InvalidQuestionError(
-            f'history must be a list of at most {MAX_HISTORY_MESSAGES} {{"role", "content"}} messages'
-        )
+    if not isinstance(history, list):
+        raise InvalidQuestionError('history must be a list of {"role", "content"} messages')
     questions = []
-    for message in history:
+    for message in history[-RECENT_MESSAGES:]:
         if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
             raise InvalidQuestionError('each history message must be {"role": "user" | "assistant", "content": str}')
         text = _text(message.get("content"))
-        if message["role"] == "user" and text.strip():
+        if not text.strip():
+            raise InvalidQuestionError("each history message needs text content; send its words, not an empty part")
+        if message["role"] == "user":
             questions.append(text)
     return questions
+
+
+def whole_top(value: object) -> int:
+    """`top` as sent over the API: a whole number (or its digits as text); anything else, such
+    as "abc", null, 2.7 or true, is an InvalidQuestionError rather than a silent rounding."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise InvalidQuestionError(f"top must be a whole number from 1 to 20, not {value!r}")
 
 
 def source_label(c: Citation, nearest: bool = False) -> str:
@@ -121,8 +139,8 @@ class Handlers:
             nearest (the closest sentences, when abstained).
         """
         try:
-            return self.engine.ask(question, top=int(top)).to_dict()
-        except (QAError, TypeError, ValueError) as exc:
+            return self.engine.ask(question, top=whole_top(top)).to_dict()
+        except QAError as exc:
             raise gr.Error(str(exc)) from exc
 
     def chat(self, message: str, history: list[dict[str, Any]]) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import click
 
@@ -91,7 +92,7 @@ def build(corpus_dir: str, index_dir: str, model: str | None, backend: str, full
 @click.option(
     "--file",
     "questions",
-    type=click.File("r", encoding="utf-8"),
+    type=click.File("rb"),
     help="Read one question a line from FILE ('-' for stdin) and answer each.",
 )
 @INDEX
@@ -99,7 +100,7 @@ def build(corpus_dir: str, index_dir: str, model: str | None, backend: str, full
 @click.option("--json", "as_json", is_flag=True, help="Print the answer contract as JSON (one line per answer).")
 @click.option("--top", default=3, show_default=True, type=click.IntRange(1, 20), help="Sentences to cite.")
 def ask(
-    question: str | None, questions: TextIO | None, index_dir: str, model: str | None, as_json: bool, top: int
+    question: str | None, questions: BinaryIO | None, index_dir: str, model: str | None, as_json: bool, top: int
 ) -> None:
     """Answer QUESTION with cited source sentences."""
     from ._engine import Engine, check_question
@@ -114,17 +115,22 @@ def ask(
         return
     assert questions is not None
     failed = 0
-    for line in questions:
+    for number, raw in enumerate(questions, 1):
+        # Bytes in, decoded line by line: one line that is not UTF-8 is that line's error, and
+        # the lines around it are still answered.
+        line = raw.decode("utf-8", errors="surrogateescape")
         if not line.strip():
             continue
         try:
             answer = engine.ask(line, top=top)
         except QAError as exc:
             failed += 1
+            message = f"line {number}: {exc}"
             if as_json:
-                click.echo(json.dumps({"question": line.strip(), "error": str(exc)}, ensure_ascii=False))
+                shown = line.strip().encode("utf-8", errors="replace").decode("utf-8")
+                click.echo(json.dumps({"question": shown, "error": message}, ensure_ascii=False))
             else:
-                click.echo(f"qa: error: {exc}", err=True)
+                click.echo(f"qa: error: {message}", err=True)
             continue
         _print_answer(answer, as_json)
         if not as_json:
@@ -203,13 +209,22 @@ def info(index_dir: str) -> None:
         click.echo(f"{key}: {value}")
 
 
+# Escape sequences and other control characters: corpus text printed to a terminal must not
+# move the cursor, recolour it or retitle the window.
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _safe(text: str) -> str:
+    return _CONTROL.sub("", text)
+
+
 def _print_answer(answer: Answer, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
     if answer.query != answer.question:
-        click.echo(f"(searched: {answer.query})")
-    click.echo(answer.answer)
+        click.echo(_safe(f"(searched: {answer.query})"))
+    click.echo(_safe(answer.answer))
     if answer.abstained:
         if answer.nearest:
             click.echo("\nNearest sentences found (not an answer):")
@@ -222,7 +237,7 @@ def _print_answer(answer: Answer, as_json: bool) -> None:
 def _print_sources(citations: tuple[Citation, ...]) -> None:
     for c in citations:
         meta = ", ".join(x for x in (c.date, c.source, c.url) if x)
-        click.echo(f"[{c.n}] {c.title}{f' ({meta})' if meta else ''}")
+        click.echo(_safe(f"[{c.n}] {c.title}{f' ({meta})' if meta else ''}"))
         also = f", {also_in(c.copies)}" if c.copies > 1 else ""
-        click.echo(f"    {c.article_id} chars {c.start}-{c.end}, score {c.score:.3f}{also}")
-        click.echo(f"    {c.sentence}")
+        click.echo(_safe(f"    {c.article_id} chars {c.start}-{c.end}, score {c.score:.3f}{also}"))
+        click.echo(_safe(f"    {c.sentence}"))

@@ -88,6 +88,14 @@ def test_chat_handler_rewrites_the_follow_up(engine: Engine) -> None:
     assert len(second["history"]) == 4
 
 
+def nested(depth: int) -> Any:
+    """Garbage a client might send: a list inside a list, `depth` deep."""
+    value: Any = "deep"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -95,9 +103,16 @@ def test_chat_handler_rewrites_the_follow_up(engine: Engine) -> None:
         (lambda h: h.ask("   "), "empty"),
         (lambda h: h.ask("x" * 5000), "5000 characters"),
         (lambda h: h.ask(["not", "text"]), "must be text"),
-        (lambda h: h.ask("ok?", "many"), "invalid literal"),
+        (lambda h: h.ask("ok?", "many"), "top must be a whole number from 1 to 20, not 'many'"),
+        (lambda h: h.ask("ok?", None), "top must be a whole number from 1 to 20, not None"),
+        (lambda h: h.ask("ok?", 2.7), "top must be a whole number from 1 to 20, not 2.7"),
+        (lambda h: h.ask("ok?", True), "top must be a whole number from 1 to 20, not True"),
+        (lambda h: h.ask("ok?", 0), "top must be between 1 and 20"),
         (lambda h: h.chat("hi", "not a list"), "history must be a list"),
         (lambda h: h.chat("hi", [{"role": "robot", "content": "x"}]), "role"),
+        (lambda h: h.chat("hi", [{"role": "user", "content": None}]), "needs text content"),
+        (lambda h: h.chat("hi", [{"role": "user", "content": [{"type": "file", "path": "x"}]}]), "needs text content"),
+        (lambda h: h.chat("hi", [{"role": "user", "content": nested(2000)}]), "nested too deeply"),
     ],
 )
 def test_bad_input_is_a_clear_gradio_error(engine: Engine, call: Any, message: str) -> None:
@@ -138,6 +153,19 @@ def test_follow_ups_search_the_users_own_words_not_the_escaped_chat(engine: Engi
     history, *_ = handlers.respond(long, [])
     history, *_rest = handlers.respond("And what about Kyiv?", history)
     assert history[-1]["role"] == "assistant" and len(history) == 4
+
+
+def test_a_long_chat_keeps_working_on_its_recent_turns(engine: Engine) -> None:
+    handlers = Handlers(engine)
+    history: list[dict[str, Any]] = []
+    for turn in range(101):
+        history += [{"role": "user", "content": f"Question {turn}?"}, {"role": "assistant", "content": "reply"}]
+    history, *_rest = handlers.respond(FIRST, history)
+    assert len(history) == 204 and history[-1]["role"] == "assistant"
+    history, _, _, _, searched, _ = handlers.respond(FOLLOW_UP, history)
+    assert "Grushko" in searched
+    turn = handlers.chat(FOLLOW_UP, history)
+    assert "Grushko" in turn["answer"]["query"] and len(turn["history"]) == len(history) + 2
 
 
 def test_user_questions_reads_messages_history() -> None:

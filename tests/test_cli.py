@@ -83,3 +83,51 @@ def test_errors_are_one_clear_line(args: tuple[str, ...], message: str, tmp_path
     assert result.stderr.startswith(message), result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_line_that_is_not_utf8_is_its_own_error_and_the_rest_are_answered(seed_index: Path, tmp_path: Path) -> None:
+    questions = tmp_path / "q.txt"
+    questions.write_bytes(b"what guarantees did Russia demand?\nbad \xff\xfe bytes?\nWho is Witkoff?\n")
+    result = qa("ask", "--file", str(questions), "--json", "--index", str(seed_index))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 3
+    assert lines[1]["error"].startswith("line 2: the question is not valid UTF-8 text")
+    assert "citations" in lines[0] and "citations" in lines[2]
+    plain = qa("ask", "--file", str(questions), "--index", str(seed_index))
+    assert plain.returncode == 1 and "Sources:" in plain.stdout
+    assert plain.stderr.strip().splitlines() == [
+        "qa: error: line 2: the question is not valid UTF-8 text; re-type it or re-save its file as UTF-8"
+    ]
+
+
+def test_a_question_that_is_not_utf8_is_one_clear_line(seed_index: Path) -> None:
+    result = subprocess.run(
+        [sys.executable.encode(), b"-m", b"qa", b"ask", b"caf\xe9?", b"--index", str(seed_index).encode()],
+        capture_output=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    err = result.stderr.decode("utf-8", errors="replace")
+    assert err.startswith("qa: error: the question is not valid UTF-8 text") and "Traceback" not in err
+
+
+def test_printed_corpus_text_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "evil.txt").write_text(
+        "The mayor praised the harbour budget \x1b[2J\x1b]0;pwned\x07loudly\x1b[31m on Monday.\nRain fell.",
+        encoding="utf-8",
+    )
+    assert qa("build", "--corpus", str(corpus), "--index", str(tmp_path / "index")).returncode == 0
+    result = qa("ask", "What did the mayor praise on Monday?", "--index", str(tmp_path / "index"))
+    assert result.returncode == 0, result.stderr
+    assert "harbour budget loudly on Monday." in result.stdout
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    # JSON keeps the exact text, so offsets stay true.
+    raw = json.loads(
+        qa("ask", "What did the mayor praise on Monday?", "--json", "--index", str(tmp_path / "index")).stdout
+    )
+    shown = raw["citations"] or raw["nearest"]
+    assert any("\x1b[2J" in c["sentence"] for c in shown)
