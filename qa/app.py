@@ -32,7 +32,9 @@ MAX_CONTENT_DEPTH = 3  # a message's content: text, a part {"text": ...}, or a l
 def _text(content: Any, depth: int = 0) -> str:
     """The plain text of a chat message's content (a string, or Gradio's list of parts)."""
     if depth > MAX_CONTENT_DEPTH:
-        raise InvalidQuestionError("a history message's content is nested too deeply; send text or a list of text parts")
+        raise InvalidQuestionError(
+            "a history message's content is nested too deeply; send text or a list of text parts"
+        )
     if isinstance(content, str):
         return content
     if isinstance(content, dict):
