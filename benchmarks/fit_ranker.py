@@ -36,9 +36,9 @@ from _results import ROOT, Report, add_record_flag, run
 from qa import _lexical
 from qa._corpus import read_articles
 from qa._engine import Engine
+from qa._eval import corpus_engine, load_squad
 from qa._eval import default_index as squad_index
-from qa._eval import load_squad
-from qa._eval_news import NewsSet, corpus_engine, default_index, holds, load_news
+from qa._eval_news import NewsSet, default_index, holds, load_news
 from qa._ranker import Linear, Ranker, save_ranker
 from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, Retriever
 

@@ -12,8 +12,8 @@ NOT_FOUND = "The corpus does not answer this question."
 
 
 def is_supported(hit: Hit) -> bool:
-    """Whether a sentence found is evidence enough to cite: the fitted abstention rule
-    (`_ranker`, over its cosine, coverage, token match, rank score and article score)."""
+    """Whether a sentence found is evidence enough to cite: the fitted abstention rule's value
+    (`Ranker.supports`), computed by the retriever, is at least 0."""
     return hit.support >= 0.0
 
 

@@ -21,6 +21,7 @@ from ._build import build_corpus
 from ._corpus import Corpus, corpus_hash
 from ._engine import Engine
 from ._errors import QAError
+from ._ranker import Ranker
 from ._types import Answer, Article
 
 TUNING_ARTICLES = 24
@@ -132,16 +133,16 @@ def default_index(path: str | Path) -> Path:
     return Path(tempfile.gettempdir()) / "qa-eval" / f"{Path(path).stem}-{digest}"
 
 
-def _engine(articles: Sequence[Article], index: Path, progress: bool) -> Engine:
+def corpus_engine(articles: Sequence[Article], index: Path, progress: bool, ranker: Ranker | None = None) -> Engine:
     """An engine over `articles`, reusing the index at `index` when it was built from them."""
     try:
-        engine = Engine(index)
+        engine = Engine(index, ranker=ranker)
         if engine.index.manifest.corpus_hash == corpus_hash(list(articles)):
             return engine
     except QAError:
         pass
     build_corpus(Corpus(tuple(articles), ()), index, progress=progress)
-    return Engine(index)
+    return Engine(index, ranker=ranker)
 
 
 def _sample(questions: Sequence[Question], limit: int | None) -> list[Question]:
@@ -224,7 +225,7 @@ def evaluate(
     """Measure retrieval, citation and abstention quality on the SQuAD file at `path`."""
     squad = load_squad(path)
     root = Path(index) if index else default_index(path)
-    engine = _engine(squad.articles, root, progress)
+    engine = corpus_engine(squad.articles, root, progress)
     answerable = _sample([q for q in squad.questions if not q.impossible], limit)
     rows = [_ask(engine, q)[0] for q in tqdm(answerable, desc="Asking", unit="question", disable=not progress)]
     splits = {
@@ -258,7 +259,7 @@ def _abstention(squad: SquadSet, root: Path, asked: Sequence[Question], progress
     held_out = [a for a in squad.articles if a.id not in tuning_ids]
     if not held_out or len(held_out) == len(squad.articles):
         return None
-    engine = _engine(held_out, root.with_name(root.name + "-heldout"), progress)
+    engine = corpus_engine(held_out, root.with_name(root.name + "-heldout"), progress)
     supports_in: list[float] = []
     supports_out: list[float] = []
     abstained_in = abstained_out = 0

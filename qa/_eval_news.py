@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ._corpus import Corpus, corpus_hash, read_articles
+from ._corpus import read_articles
 from ._engine import Engine
 from ._errors import QAError
-from ._ranker import Ranker
-from ._types import Answer, Article
+from ._eval import corpus_engine
+from ._types import Answer
 
 RANKING_DEPTHS = (1, 2, 3, 10, 20, 50)
 SHOWN = 3  # citations an answer shows, as `qa ask` and the UI do by default
@@ -133,20 +133,6 @@ def default_index(corpus_file: str | Path) -> Path:
     digest = hashlib.sha256(Path(corpus_file).read_bytes()).hexdigest()[:12]
     name = Path(corpus_file).name.split(".")[0]
     return Path(tempfile.gettempdir()) / "qa-eval" / f"news-{name}-{digest}"
-
-
-def corpus_engine(articles: Sequence[Article], index: Path, progress: bool, ranker: Ranker | None = None) -> Engine:
-    """An engine over `articles`, reusing the index at `index` when it was built from them."""
-    from ._build import build_corpus
-
-    try:
-        engine = Engine(index, ranker=ranker)
-        if engine.index.manifest.corpus_hash == corpus_hash(list(articles)):
-            return engine
-    except QAError:
-        pass
-    build_corpus(Corpus(tuple(articles), ()), index, progress=progress)
-    return Engine(index, ranker=ranker)
 
 
 def holds(texts: Sequence[str], expect: Sequence[str]) -> list[bool]:

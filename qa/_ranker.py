@@ -49,6 +49,15 @@ class Ranker:
     coverage_answers: float = 0.5
     about: dict[str, Any] = field(default_factory=dict)  # what it was fitted on, and how
 
+    def supports(self, figures: np.ndarray, coverage: np.ndarray, unknown_name: float) -> np.ndarray:
+        """The abstention rule's value for each sentence (it answers when the value is at least
+        0): `support` over its SUPPORT_FEATURES `figures`, raised to 0 where its `coverage`
+        reaches `coverage_answers`, unless the question names something the corpus never does."""
+        value = self.support(figures)
+        if unknown_name:
+            return value
+        return np.where(np.asarray(coverage) >= self.coverage_answers, np.maximum(value, 0.0), value)
+
 
 def _linear(raw: Any) -> Linear:
     return Linear(

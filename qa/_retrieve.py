@@ -67,7 +67,6 @@ class Hit:
     cosine: float
     coverage: float
     match: float = 0.0  # late-interaction MaxSim of the question over the previous sentence and this one
-    article_score: float = 0.0
     article_coverage: float = 0.0  # IDF share of the question's terms its article holds
     unknown: float = 0.0  # IDF share of the question's terms the corpus never uses
     unknown_name: float = 0.0  # 1 if the question names something the corpus never mentions
@@ -185,13 +184,10 @@ class Retriever:
             match = c.column("late_previous")[chosen]
         else:
             match = self.late_features(all_tokens, np.array(rows, dtype=np.int64))[:, 1]
-        cosine, coverage, article, held = (
-            c.column(n)[chosen] for n in ("cosine", "coverage", "article", "article_coverage")
-        )
+        cosine, coverage, held = (c.column(n)[chosen] for n in ("cosine", "coverage", "article_coverage"))
         question_level = np.tile([c.unknown, c.unknown_name], (len(chosen), 1))
-        support = self.ranker.support(np.column_stack([cosine, match, held, question_level]))
-        if c.unknown_name == 0.0:
-            support = np.where(coverage >= self.ranker.coverage_answers, np.maximum(support, 0.0), support)
+        figures = np.column_stack([cosine, match, held, question_level])
+        support = self.ranker.supports(figures, coverage, c.unknown_name)
         hits = []
         for k, (i, row) in enumerate(zip(chosen, rows, strict=True)):
             article_row, start, end = self.index.sentences[row].tolist()
@@ -204,7 +200,6 @@ class Retriever:
                     cosine=float(cosine[k]),
                     coverage=float(coverage[k]),
                     match=float(match[k]),
-                    article_score=float(article[k]),
                     article_coverage=float(held[k]),
                     unknown=c.unknown,
                     unknown_name=c.unknown_name,
@@ -312,7 +307,8 @@ class Retriever:
         rank = rank_of[own_article]
         position = sentences - bounds[own_article]
         late = self.late_features(question_tokens, sentences)
-        weights, held = self._presence(tokens, sentences)
+        terms, idf = self._weights(tokens)
+        weights, held = self._presence(terms, idf, sentences)
         coverage = weights @ held
         # An article holds a term if one of its sentences does; the candidates are whole articles.
         runs = np.concatenate([[0], np.cumsum(bounds[top + 1] - bounds[top])[:-1]])
@@ -320,9 +316,10 @@ class Retriever:
             weights @ np.logical_or.reduceat(held, runs, axis=1) if len(weights) else np.zeros(len(top))
         )[rank]
         length = np.diff(index.sentence_tokens)[sentences].astype(np.float64)
+        bm25 = _by_max(lexical["sentences"][sentences])
         columns: dict[str, np.ndarray] = {
             "cosine": np.einsum("sd,d->s", index.sentence_vectors[sentences], vector),
-            "bm25": _by_max(lexical["sentences"][sentences]),
+            "bm25": bm25,
             "window_bm25": _by_max(lexical["windows"][sentences]),
             "late": late[:, 0],
             "late_previous": late[:, 1],
@@ -336,7 +333,7 @@ class Retriever:
             "coverage": coverage,
             "coverage_previous": np.where(position > 0, np.concatenate([[0.0], coverage[:-1]]), 0.0),
             "coverage_lexical": coverage * coverage.max(),
-            "bm25_lexical": _by_max(lexical["sentences"][sentences]) * coverage.max(),
+            "bm25_lexical": bm25 * coverage.max(),
             "article_coverage": article_coverage,
             "log_length": np.log1p(length),
         }
@@ -367,7 +364,7 @@ class Retriever:
             sentences=sentences,
             features=features,
             passages=tuple(ranked[:PASSAGES_REPORTED].tolist()),
-            unknown=self._unknown(tokens),
+            unknown=float(sum(w for t, w in zip(terms, weights, strict=True) if t not in self._vocab)),
             unknown_name=self._unknown_name(question),
         )
 
@@ -380,39 +377,28 @@ class Retriever:
         return 0.0
 
     def _weights(self, query_tokens: list[str]) -> tuple[list[str], np.ndarray]:
+        """The question's unique terms and their IDF over chunks (a term no chunk holds gets the
+        highest IDF there is)."""
         unique = sorted(set(query_tokens))
         idf = [self._idf[self._vocab[t]] if t in self._vocab else self._idf_unknown for t in unique]
         return unique, np.array(idf, dtype=np.float64)
 
-    def _unknown(self, query_tokens: list[str]) -> float:
-        """The IDF share of the question's terms that no chunk holds."""
-        unique, weights = self._weights(query_tokens)
-        if not unique:
-            return 0.0
-        return float(sum(w for t, w in zip(unique, weights, strict=True) if t not in self._vocab) / weights.sum())
-
-    def _presence(self, query_tokens: list[str], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The question's unique terms' IDF weights (summing to 1) and, for each term, which of
-        the sentence `rows` hold it (terms x rows), read from the sentence BM25 index's postings
-        (built with the same tokenizer, and sorted), so no sentence is tokenized again."""
-        unique, weights = self._weights(query_tokens)
-        held = np.zeros((len(unique), len(rows)), dtype=bool)
-        if not unique:
-            return weights, held
+    def _presence(self, terms: list[str], idf: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The `terms`' IDF weights scaled to sum to 1 and, for each term, which of the sentence
+        `rows` hold it (terms x rows), read from the sentence BM25 index's postings (built with
+        the same tokenizer, and sorted), so no sentence is tokenized again."""
+        held = np.zeros((len(terms), len(rows)), dtype=bool)
+        if not terms:
+            return idf, held
         sentences = self.index.bm25["sentences"]
         indptr, indices, vocab = sentences.scores["indptr"], sentences.scores["indices"], sentences.vocab_dict
-        for i, term in enumerate(unique):
+        for i, term in enumerate(terms):
             if term in vocab:
                 postings = indices[indptr[vocab[term]] : indptr[vocab[term] + 1]]
                 if len(postings):
                     at = np.minimum(np.searchsorted(postings, rows), len(postings) - 1)
                     held[i] = postings[at] == rows
-        return weights / float(weights.sum()), held
-
-    def _coverage(self, query_tokens: list[str], rows: np.ndarray) -> np.ndarray:
-        """For each sentence row, the share of the query's IDF weight whose terms it contains."""
-        weights, held = self._presence(query_tokens, rows)
-        return np.asarray(weights @ held, dtype=np.float64) if len(weights) else np.zeros(len(rows))
+        return idf / float(idf.sum()), held
 
 
 def _normaliser(values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:

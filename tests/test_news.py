@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from qa._corpus import read_articles
-from qa._eval_news import corpus_engine, evaluate_corpus, load_news
+from qa._eval import corpus_engine
+from qa._eval_news import evaluate_corpus, load_news
 from tests.conftest import SHARED, shared_file
 
 NEWS_DEV = SHARED / "data" / "news_qa" / "news_dev.json"

@@ -58,6 +58,15 @@ def test_linear_is_the_standardised_dot_product() -> None:
     assert np.allclose(model(x), expected)
 
 
+def test_a_sentence_holding_the_questions_words_answers_unless_a_name_is_unknown() -> None:
+    support = Linear(("a",), (0.0,), (1.0,), (1.0,), -1.0)  # value = a - 1
+    ranker = Ranker(support, support, coverage_answers=0.5)
+    figures = np.array([[0.2], [0.2], [3.0]])
+    coverage = np.array([0.4, 0.6, 0.0])
+    assert ranker.supports(figures, coverage, unknown_name=0.0).tolist() == pytest.approx([-0.8, 0.0, 2.0])
+    assert ranker.supports(figures, coverage, unknown_name=1.0).tolist() == pytest.approx([-0.8, -0.8, 2.0])
+
+
 def test_the_shipped_ranker_scores_this_qas_features(tmp_path: Path) -> None:
     shipped = load_ranker()
     assert shipped.rank.features == RANK_FEATURES

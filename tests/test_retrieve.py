@@ -92,7 +92,8 @@ def test_coverage_is_the_idf_share_of_question_terms_in_the_sentence(engine: Eng
     retriever, index = engine.retriever, engine.index
     query = _lexical.tokenize(["What security guarantees did Moscow demand from NATO?"])[0]
     rows = np.arange(len(index.sentences))
-    found = retriever._coverage(query, rows)
+    weights, held = retriever._presence(*retriever._weights(query), rows)
+    found = weights @ held
     idf = {t: retriever._idf[retriever._vocab[t]] if t in retriever._vocab else retriever._idf_unknown for t in query}
     for row, value in zip(rows.tolist(), found.tolist(), strict=True):
         a, start, end = index.sentences[row].tolist()
