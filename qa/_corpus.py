@@ -1,10 +1,14 @@
-"""Corpus reading: a folder of `.txt`, `.md` (YAML front matter) and `.jsonl` articles."""
+"""Corpus reading: a folder of `.txt`, `.md` (YAML front matter), `.jsonl` and saved HTML articles."""
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import json
+import os
+import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +17,10 @@ from typing import Any
 import yaml
 
 from ._errors import CorpusError
+from ._html import HTML_SUFFIXES, read_page
 from ._types import Article, Skipped
 
-SUPPORTED = (".txt", ".md", ".jsonl", ".jsonl.gz")
+SUPPORTED = (".txt", ".md", ".jsonl", ".jsonl.gz", *HTML_SUFFIXES)
 META_FIELDS = ("date", "source", "url")
 TITLE_CHARS = 100
 
@@ -35,10 +40,12 @@ class Corpus:
 
 def article_hash(article: Article) -> str:
     """Content hash of one article: changes when its text or metadata change."""
-    payload = json.dumps(
-        [article.id, article.title, article.text, article.date, article.source, article.url],
-        ensure_ascii=False,
-    )
+    fields = [article.id, article.title, article.text, article.date, article.source, article.url]
+    if article.author is not None:
+        # Only when set, so articles without an author keep the hashes (and vectors) of
+        # indexes built before the field existed.
+        fields.append(article.author)
+    payload = json.dumps(fields, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -58,27 +65,25 @@ def read_articles(path: str | Path) -> list[Article]:
 def read_corpus(folder: str | Path) -> Corpus:
     """Read every supported file below `folder` (or the one file `folder` names).
 
-    A file or JSONL line that cannot be read is reported in `Corpus.skipped` with its reason,
-    and the rest still loads. Raises `CorpusError` when the folder is missing or nothing in it
-    can be read.
+    A file, folder or JSONL line that cannot be read, or says nothing (see `skip_reason`), is
+    reported in `Corpus.skipped` with its reason, and the rest still loads. Raises
+    `CorpusError` when the folder is missing or nothing in it can be read.
     """
     root = Path(folder)
+    skipped: list[Skipped] = []
     if root.is_file():
         files = [(root, root.name)]
     elif root.is_dir():
-        files = [(p, p.relative_to(root).as_posix()) for p in sorted(p for p in root.rglob("*") if p.is_file())]
-        # dotfiles such as .gitkeep are not articles
-        files = [(p, rel) for p, rel in files if not any(part.startswith(".") for part in rel.split("/"))]
+        files = _walk(root, skipped)
     else:
         raise CorpusError(
-            f"corpus {str(root)!r} does not exist; pass --corpus with a folder of .txt, .md or .jsonl "
+            f"corpus {str(root)!r} does not exist; pass --corpus with a folder of .txt, .md, .jsonl or .html "
             "articles, or one such file"
         )
     articles: list[Article] = []
-    skipped: list[Skipped] = []
     seen: dict[str, str] = {}
     for path, rel in files:
-        if not rel.endswith(SUPPORTED):
+        if not rel.lower().endswith(SUPPORTED):
             skipped.append(Skipped(rel, f"unsupported file type; use one of {', '.join(SUPPORTED)}"))
             continue
         for where, item in _read_file(path, rel):
@@ -90,34 +95,167 @@ def read_corpus(folder: str | Path) -> Corpus:
                 seen[item.id] = where
                 articles.append(item)
     if not articles:
-        detail = f" ({len(skipped)} file(s) skipped: {skipped[0].path}: {skipped[0].reason})" if skipped else ""
-        raise CorpusError(f"no readable articles in {str(root)!r}{detail}; add .txt, .md or .jsonl files")
+        detail = f" ({len(skipped)} skipped: {skipped[0].path}: {skipped[0].reason})" if skipped else ""
+        raise CorpusError(f"no readable articles in {str(root)!r}{detail}; add .txt, .md, .jsonl or .html files")
     return Corpus(tuple(articles), tuple(skipped))
+
+
+def _walk(root: Path, skipped: list[Skipped]) -> list[tuple[Path, str]]:
+    """(path, path relative to root) of every file below `root`, in sorted order.
+
+    Symlinks are followed, to files and folders alike. A broken symlink, a symlink loop, a
+    folder that cannot be listed and anything that is not a regular file (a FIFO would block
+    the build) is added to `skipped` by name instead of being dropped silently. Dotfiles and
+    dot folders (.gitkeep, .git) are not articles and are passed over.
+    """
+    files: list[tuple[Path, str]] = []
+
+    def visit(folder: Path, rel: str, ancestors: frozenset[tuple[int, int]]) -> None:
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append(Skipped(f"{rel}/", f"cannot read folder ({exc.strerror}); make it readable or move it out"))
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            where = f"{rel}/{entry.name}" if rel else entry.name
+            path = Path(entry.path)
+            if not _is_utf8(entry.name):
+                # The name becomes the article id, which the index stores as UTF-8 JSON: one
+                # such name would fail the whole build.
+                shown = where.encode("utf-8", "backslashreplace").decode("utf-8")
+                skipped.append(Skipped(shown, "name is not UTF-8; rename it"))
+                continue
+            try:
+                info = path.stat()  # follows symlinks
+            except OSError as exc:
+                skipped.append(Skipped(where, _unreachable(path, exc)))
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                if (info.st_dev, info.st_ino) in ancestors:
+                    skipped.append(
+                        Skipped(f"{where}/", "symlink loop: links back to a folder that holds it; remove the link")
+                    )
+                else:
+                    visit(path, where, ancestors | {(info.st_dev, info.st_ino)})
+            elif stat.S_ISREG(info.st_mode):
+                files.append((path, where))
+            else:
+                skipped.append(Skipped(where, "not a regular file (a FIFO, socket or device); remove it"))
+
+    top = root.stat()
+    visit(root, "", frozenset({(top.st_dev, top.st_ino)}))
+    return files
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # os.fsdecode keeps undecodable bytes as lone surrogates
+        return False
+    return True
+
+
+def _unreachable(path: Path, exc: OSError) -> str:
+    """Why a folder entry cannot be reached: a broken symlink, a symlink loop, or the OS's reason."""
+    if exc.errno == errno.ELOOP:
+        return "symlink loop: the link resolves to itself; remove it"
+    if path.is_symlink() and exc.errno == errno.ENOENT:
+        return f"broken symlink: its target {os.readlink(path)!r} does not exist; fix or remove the link"
+    return f"cannot read ({exc.strerror})"
+
+
+# Skip rules: what makes a readable file or line no article.
+
+# A bigger text would take minutes to split and embed, and is not one news article; segmenting
+# and extracting HTML grow faster than linearly with size (a 3.7 MB page took 9 s in
+# trafilatura, an 18 MB one 300 s).
+MAX_ARTICLE_BYTES = 5_000_000
+# Whitespace, C0 and C1 control characters, zero-width and bidi marks, BOM: none of them says
+# anything, so a text made only of them (all NUL bytes, say) is no article.
+_SAYS_SOMETHING = re.compile(r"[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
+def skip_reason(text: str | bytes | None, size: int | None = None) -> str | None:
+    """Why a text is no article, or None when it is one: the corpus's skip rules, in one place.
+
+    Skipped: over `MAX_ARTICLE_BYTES` (`size` in bytes when given, else the text's UTF-8
+    length), empty, only NUL bytes, or only control characters. `text` None checks the size of
+    a file not read yet; bytes are read as Latin-1, which maps every byte to one character.
+    """
+    if size is None and text is not None:
+        size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
+    if size is not None and size > MAX_ARTICLE_BYTES:
+        return (
+            f"{size / 1e6:.1f} MB, over the {MAX_ARTICLE_BYTES / 1e6:.0f} MB bound for one article; "
+            "split it into smaller articles"
+        )
+    if text is None:
+        return None
+    chars = text.decode("latin-1") if isinstance(text, bytes) else text
+    if _SAYS_SOMETHING.search(chars):
+        return None
+    if not chars.strip():
+        return "empty file"
+    if not chars.replace("\x00", "").strip():
+        return "only NUL bytes, no text (a damaged or never-written file?); restore or remove it"
+    return "only control characters, no text; restore or remove it"
 
 
 def _read_file(path: Path, rel: str) -> Iterator[tuple[str, Article | Skipped]]:
     """(where, article or reason skipped) for each article in the file; where names the line."""
+    lower = rel.lower()
+    many = lower.endswith((".jsonl", ".jsonl.gz"))
     try:
+        if not many and (reason := skip_reason(None, path.stat().st_size)):
+            # Checked before reading, so a huge file is never read, let alone split.
+            yield rel, Skipped(rel, reason)
+            return
         raw = path.read_bytes()
-        if rel.endswith(".gz"):
+        if lower.endswith(".gz"):
             raw = gzip.decompress(raw)
     except (OSError, EOFError) as exc:
         yield rel, Skipped(rel, f"cannot read file: {exc}")
+        return
+    if lower.endswith(HTML_SUFFIXES):
+        yield rel, _read_html(raw, rel)
         return
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         yield rel, Skipped(rel, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8")
         return
-    if not text.strip():
-        yield rel, Skipped(rel, "empty file")
+    # A JSONL file holds many articles: only its lines are bound in size (in _read_jsonl).
+    if reason := skip_reason(text, size=0):
+        yield rel, Skipped(rel, reason)
         return
-    if rel.endswith((".jsonl", ".jsonl.gz")):
+    if many:
         yield from _read_jsonl(text, rel)
-    elif rel.endswith(".md"):
+    elif lower.endswith(".md"):
         yield rel, _read_markdown(text, rel)
     else:
         yield rel, Article(id=rel, title=_title_from_text(text), text=text)
+
+
+def _read_html(raw: bytes, rel: str) -> Article | Skipped:
+    if reason := skip_reason(raw):
+        return Skipped(rel, reason)
+    page = read_page(raw)
+    if page is None:
+        return Skipped(rel, "no article text found in the page (only navigation or boilerplate?)")
+    if reason := skip_reason(page.text):
+        return Skipped(rel, reason)
+    return Article(
+        id=rel,
+        title=page.title or _title_from_text(page.text),
+        text=page.text,
+        date=page.date,
+        source=page.sitename,
+        url=page.url,
+        author=page.author,
+    )
 
 
 def _read_markdown(text: str, rel: str) -> Article | Skipped:
@@ -140,6 +278,8 @@ def _read_markdown(text: str, rel: str) -> Article | Skipped:
         body = after.split("\n", 1)[1] if "\n" in after else ""
     if not body.strip():
         return Skipped(rel, "no article text after the front matter")
+    if reason := skip_reason(body):
+        return Skipped(rel, reason)
     title = _str_or_none(meta.get("title")) or _title_from_text(body)
     return Article(id=rel, title=title, text=body, **{k: _str_or_none(meta.get(k)) for k in META_FIELDS})
 
@@ -160,6 +300,9 @@ def _read_jsonl(text: str, rel: str) -> Iterator[tuple[str, Article | Skipped]]:
         body = obj.get("text")
         if not isinstance(body, str) or not body.strip():
             yield where, Skipped(where, "missing or empty 'text'")
+            continue
+        if reason := skip_reason(body):
+            yield where, Skipped(where, reason)
             continue
         raw_id = obj.get("id")
         if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):

@@ -26,11 +26,12 @@ class Article:
     date: str | None = None
     source: str | None = None
     url: str | None = None
+    author: str | None = None  # a saved HTML page's byline (qa._html); stored, not cited
 
 
 @dataclass(frozen=True)
 class Skipped:
-    """A corpus file (or JSONL line) that could not be read, and why."""
+    """A corpus file, folder or JSONL line that could not be read or says nothing, and why."""
 
     path: str
     reason: str

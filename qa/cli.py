@@ -51,7 +51,7 @@ def main() -> None:
     envvar="QA_CORPUS",
     default="corpus",
     show_default=True,
-    help="Corpus folder of .txt, .md and .jsonl articles (env QA_CORPUS).",
+    help="Corpus folder (or one file) of .txt, .md, .jsonl(.gz) and saved .html articles (env QA_CORPUS).",
 )
 @INDEX
 @MODEL
@@ -74,10 +74,11 @@ def build(corpus_dir: str, index_dir: str, model: str | None, backend: str, full
 
     report = build_index(corpus_dir, index_dir, model, backend=backend, full=full, progress=True)
     for skipped in report.skipped:
-        click.echo(f"qa: skipped {skipped.path}: {skipped.reason}", err=True)
+        # File names are corpus input too: they must not drive the terminal.
+        click.echo(f"qa: skipped {_safe(skipped.path)}: {_safe(skipped.reason)}", err=True)
     click.echo(
         f"Built {report.index_dir}: {counted(report.articles, 'article')}, {counted(report.sentences, 'sentence')}, "
-        f"{counted(report.chunks, 'chunk')}, {counted(len(report.skipped), 'skipped file')}, {report.seconds:.1f} s "
+        f"{counted(report.chunks, 'chunk')}, {len(report.skipped)} skipped, {report.seconds:.1f} s "
         f"({report.model}, {report.backend})"
     )
     if report.incremental:

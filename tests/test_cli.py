@@ -28,7 +28,7 @@ def test_build_reports_summary_and_skipped_files(seed_corpus: Path, tmp_path: Pa
     assert result.returncode == 0, result.stderr
     assert "qa: skipped broken.txt: not UTF-8" in result.stderr
     assert "Embedding" in result.stderr  # the progress bar
-    assert "1 article, 21 sentences" in result.stdout and "1 skipped file," in result.stdout
+    assert "1 article, 21 sentences" in result.stdout and "1 skipped," in result.stdout
     assert (tmp_path / "index" / "CURRENT").is_file()
     (seed_corpus / "extra.md").write_text("---\ntitle: Extra\n---\nA council met on Monday.\n", encoding="utf-8")
     again = qa("build", "--corpus", str(seed_corpus), "--index", str(tmp_path / "index"))
