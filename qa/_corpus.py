@@ -176,6 +176,9 @@ MAX_ARTICLE_BYTES = 5_000_000
 # Whitespace, C0 and C1 control characters, zero-width and bidi marks, BOM: none of them says
 # anything, so a text made only of them (all NUL bytes, say) is no article.
 _SAYS_SOMETHING = re.compile(r"[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+# Terminal escape sequences (colours, cursor moves, window titles) are control too, though
+# their parameters are printable ("\x1b[2J").
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 
 
 def skip_reason(text: str | bytes | None, size: int | None = None) -> str | None:
@@ -195,10 +198,12 @@ def skip_reason(text: str | bytes | None, size: int | None = None) -> str | None
     if text is None:
         return None
     chars = text.decode("latin-1") if isinstance(text, bytes) else text
-    if _SAYS_SOMETHING.search(chars):
-        return None
     if not chars.strip():
         return "empty file"
+    if "\x1b" in chars:
+        chars = _ESCAPES.sub("", chars)
+    if _SAYS_SOMETHING.search(chars):
+        return None
     if not chars.replace("\x00", "").strip():
         return "only NUL bytes, no text (a damaged or never-written file?); restore or remove it"
     return "only control characters, no text; restore or remove it"

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from qa import CorpusError
-from qa._corpus import read_corpus
+from qa._corpus import MAX_ARTICLE_BYTES, read_corpus, skip_reason
 
 
 def write(folder: Path, name: str, content: str | bytes) -> None:
@@ -97,3 +100,85 @@ def test_corpus_hash_tracks_content_not_order(tmp_path: Path) -> None:
     first = read_corpus(tmp_path).hash
     write(tmp_path, "b.txt", "Beta changed.")
     assert read_corpus(tmp_path).hash != first
+
+
+def test_texts_that_say_nothing_or_are_too_big_are_skipped_by_name(tmp_path: Path) -> None:
+    write(tmp_path, "good.txt", "A council met on Monday.\x00")  # a stray NUL beside text is still text
+    write(tmp_path, "nul.txt", b"\x00" * 512)
+    write(tmp_path, "control.txt", b"\x01\x02\x1b[2J\x07\r\n\x7f" * 8)
+    write(tmp_path, "marks.md", "---\ntitle: Invisible\n---\n\u200b\u200e\ufeff\u2060\n")
+    write(tmp_path, "big.txt", b"x" * (MAX_ARTICLE_BYTES + 1))
+    lines = [
+        {"id": "ok", "text": "Fine."},
+        {"id": "nul", "text": "\x00\x00"},
+        {"id": "ctl", "text": "\x1b\x07\x08"},
+        {"id": "huge", "text": "é" * (MAX_ARTICLE_BYTES // 2 + 1)},  # under the bound in characters, not in bytes
+    ]
+    write(tmp_path, "bulk.jsonl", "\n".join(json.dumps(r) for r in lines) + "\n")
+    corpus = read_corpus(tmp_path)
+    assert sorted(a.id for a in corpus.articles) == ["good.txt", "ok"]
+    reasons = {s.path: s.reason for s in corpus.skipped}
+    assert set(reasons) == {
+        "nul.txt",
+        "control.txt",
+        "marks.md",
+        "big.txt",
+        "bulk.jsonl:2",
+        "bulk.jsonl:3",
+        "bulk.jsonl:4",
+    }
+    assert reasons["nul.txt"].startswith("only NUL bytes") and reasons["bulk.jsonl:2"].startswith("only NUL bytes")
+    for where in ("control.txt", "marks.md", "bulk.jsonl:3"):
+        assert reasons[where].startswith("only control characters"), where
+    assert reasons["big.txt"] == "5.0 MB, over the 5 MB bound for one article; split it into smaller articles"
+    assert "over the 5 MB bound" in reasons["bulk.jsonl:4"]
+    assert skip_reason("Text.") is None and skip_reason(b"\x00\x00") is not None
+
+
+def test_folder_entries_that_are_no_articles_are_skipped_by_name(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write(corpus, "a.txt", "Alpha story.")
+    write(tmp_path, "elsewhere/b.txt", "Beta story.")
+    os.symlink(tmp_path / "elsewhere", corpus / "linked")  # a linked folder is read like any other
+    os.symlink("a.txt", corpus / "alias.txt")
+    os.symlink("nowhere.txt", corpus / "broken.txt")
+    os.symlink("self.txt", corpus / "self.txt")
+    os.symlink(".", corpus / "linked-up")
+    os.mkfifo(corpus / "pipe.txt")  # reading it would block the build forever
+    os.mkdir(corpus / ".git")
+    write(corpus, ".git/HEAD.txt", "not an article")
+    bad_name = os.fsencode(corpus) + b"/caf\xe9.txt"  # Latin-1 bytes: not a UTF-8 name
+    with open(bad_name, "wb") as out:
+        out.write(b"A story under a name that is not UTF-8.")
+    result = read_corpus(corpus)
+    assert [a.id for a in result.articles] == ["a.txt", "alias.txt", "linked/b.txt"]
+    reasons = {s.path: s.reason for s in result.skipped}
+    assert reasons == {
+        "broken.txt": "broken symlink: its target 'nowhere.txt' does not exist; fix or remove the link",
+        "self.txt": "symlink loop: the link resolves to itself; remove it",
+        "linked-up/": "symlink loop: links back to a folder that holds it; remove the link",
+        "pipe.txt": "not a regular file (a FIFO, socket or device); remove it",
+        "caf\\udce9.txt": "name is not UTF-8; rename it",
+    }
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder, so none is unreadable")
+def test_an_unreadable_folder_is_skipped_by_name(tmp_path: Path) -> None:
+    write(tmp_path, "a.txt", "Alpha story.")
+    write(tmp_path, "locked/b.txt", "Beta story.")
+    (tmp_path / "locked").chmod(0)
+    try:
+        result = read_corpus(tmp_path)
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+    assert [a.id for a in result.articles] == ["a.txt"]
+    assert [(s.path, s.reason) for s in result.skipped] == [
+        ("locked/", "cannot read folder (Permission denied); make it readable or move it out")
+    ]
+
+
+def test_html_is_read_only_when_an_html_file_is(tmp_path: Path) -> None:
+    write(tmp_path, "a.txt", "Alpha story.")
+    code = f"import sys; from qa._corpus import read_corpus; read_corpus({str(tmp_path)!r}); print('trafilatura' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "False"
