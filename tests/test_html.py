@@ -11,6 +11,7 @@ import gzip
 import html
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -209,6 +210,23 @@ def test_a_saved_page_gives_its_article_and_metadata_without_the_boilerplate(tmp
             story.url,
             story.site,
         )
+
+
+def test_json_ld_alone_gives_the_metadata(tmp_path: Path) -> None:
+    story = STORIES[2]
+    page = re.sub(r'\s*<meta (?:name|property)="(?:og:\w+|author|article:\w+)"[^>]*>', "", news_page(story))
+    page = re.sub(r"<title>.*?</title>", "<title>Latest news</title>", page)
+    page = page.replace('rel="canonical"', 'rel="alternate"')
+    assert "og:" not in page and "canonical" not in page
+    (tmp_path / "ld.html").write_text(page, encoding="utf-8")
+    [article] = read_corpus(tmp_path).articles
+    assert (article.title, article.date, article.author, article.source, article.url) == (
+        story.headline,
+        story.date[:10],
+        story.author,
+        story.site,
+        None,  # a URL only from the canonical link or og:url
+    )
 
 
 def test_a_page_in_its_own_charset_and_an_htm_page(tmp_path: Path) -> None:
