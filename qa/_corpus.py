@@ -73,6 +73,9 @@ def read_corpus(folder: str | Path) -> Corpus:
     skipped: list[Skipped] = []
     if root.is_file():
         files = [(root, root.name)]
+        if not _is_utf8(root.name):
+            shown = str(root).encode("utf-8", "backslashreplace").decode("utf-8")
+            raise CorpusError(f"the name of corpus file '{shown}' is not UTF-8; rename it")
     elif root.is_dir():
         files = _walk(root, skipped)
     else:
@@ -115,6 +118,10 @@ def _walk(root: Path, skipped: list[Skipped]) -> list[tuple[Path, str]]:
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
         except OSError as exc:
+            if not rel:
+                raise CorpusError(
+                    f"cannot read corpus folder {str(root)!r} ({exc.strerror}); make it readable"
+                ) from exc
             skipped.append(Skipped(f"{rel}/", f"cannot read folder ({exc.strerror}); make it readable or move it out"))
             return
         for entry in entries:

@@ -182,3 +182,11 @@ def test_html_is_read_only_when_an_html_file_is(tmp_path: Path) -> None:
     code = f"import sys; from qa._corpus import read_corpus; read_corpus({str(tmp_path)!r}); print('trafilatura' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_a_single_file_with_a_name_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    name = os.fsencode(tmp_path) + b"/caf\xe9.txt"
+    with open(name, "wb") as out:
+        out.write(b"A story.")
+    with pytest.raises(CorpusError, match=r"caf\\udce9.txt' is not UTF-8; rename it"):
+        read_corpus(os.fsdecode(name))
