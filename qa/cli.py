@@ -75,6 +75,8 @@ def build(corpus_dir: str, index_dir: str, model: str | None, backend: str, full
     report = build_index(corpus_dir, index_dir, model, backend=backend, full=full, progress=True)
     for skipped in report.skipped:
         click.echo(f"qa: skipped {skipped.path}: {skipped.reason}", err=True)
+    for ignored in report.ignored:
+        click.echo(f"qa: ignored a field of {ignored.path}: {ignored.reason}", err=True)
     click.echo(
         f"Built {report.index_dir}: {counted(report.articles, 'article')}, {counted(report.sentences, 'sentence')}, "
         f"{counted(report.chunks, 'chunk')}, {counted(len(report.skipped), 'skipped file')}, {report.seconds:.1f} s "
