@@ -119,7 +119,12 @@ class Handlers:
             # The chat shows earlier questions escaped; they are searched as the user typed them.
             earlier = [html.unescape(q) for q in user_questions(history)]
             answer = self.engine.ask(
-                message, history=earlier, since=since, until=until, sources=from_sources, recency_days=recency_days
+                message,
+                history=earlier,
+                since=since,
+                until=until,
+                sources=from_sources,
+                recency_days=recency_days or None,  # an empty gr.Number sends 0
             )
         except QAError as exc:
             gr.Warning(str(exc))
@@ -245,7 +250,7 @@ def create_app(engine: Engine) -> gr.Blocks:
                     recency = gr.Number(
                         value=None,
                         minimum=0,
-                        label="Prefer recent: half-life in days (empty: off)",
+                        label="Prefer recent: half-life in days (0: off)",
                         elem_id="recency",
                         visible=engine.filters.dated,
                     )
