@@ -41,7 +41,8 @@ class ArticleFilters:
         self.times = np.array([timestamp(a.date) if a.date else math.nan for a in articles], dtype=np.float64)
         keys = [(a.source or "").strip().casefold() for a in articles]
         self._keys = sorted({k for k in keys if k})
-        self._source_of = np.array([self._keys.index(k) if k else -1 for k in keys], dtype=np.int64)
+        self._row = {k: i for i, k in enumerate(self._keys)}
+        self._source_of = np.array([self._row[k] if k else -1 for k in keys], dtype=np.int64)
         shown: dict[str, str] = {}
         for a in articles:
             if a.source and a.source.strip():
@@ -82,7 +83,7 @@ class ArticleFilters:
         if high is not None:
             allowed &= self.times <= high
         if wanted:
-            unknown = [name for name in wanted if name.casefold() not in self._keys]
+            unknown = [name for name in wanted if name.casefold() not in self._row]
             if unknown:
                 known = ", ".join(self.sources[:MAX_SOURCES_NAMED]) + (
                     ", ..." if len(self.sources) > MAX_SOURCES_NAMED else ""
@@ -95,7 +96,7 @@ class ArticleFilters:
                         else "no article of the index names its source"
                     )
                 )
-            rows = [self._keys.index(name.casefold()) for name in wanted]
+            rows = [self._row[name.casefold()] for name in wanted]
             allowed &= np.isin(self._source_of, rows)
         if not allowed.any():
             raise InvalidFilterError(f"no article matches these filters ({self.date_range()}); widen them")
