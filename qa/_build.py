@@ -143,6 +143,7 @@ def build_corpus(
         sentences=manifest.sentences,
         chunks=manifest.chunks,
         skipped=corpus.skipped,
+        ignored=corpus.ignored,
         seconds=time.perf_counter() - started,
         model=embedder.name,
         backend=embedder.backend,

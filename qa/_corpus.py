@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ._dates import iso_date
 from ._errors import CorpusError
 from ._html import HTML_SUFFIXES, read_page
 from ._types import Article, Skipped
@@ -27,10 +28,12 @@ TITLE_CHARS = 100
 
 @dataclass(frozen=True)
 class Corpus:
-    """The articles read from a corpus folder, and the files that could not be read."""
+    """The articles read from a corpus folder, the files that could not be read, and the fields
+    of articles that could not be read (the article is kept without them)."""
 
     articles: tuple[Article, ...]
     skipped: tuple[Skipped, ...]
+    ignored: tuple[Skipped, ...] = ()
 
     @property
     def hash(self) -> str:
@@ -84,6 +87,7 @@ def read_corpus(folder: str | Path) -> Corpus:
             "articles, or one such file"
         )
     articles: list[Article] = []
+    ignored: list[Skipped] = []
     seen: dict[str, str] = {}
     for path, rel in files:
         if not rel.lower().endswith(SUPPORTED):
@@ -92,15 +96,17 @@ def read_corpus(folder: str | Path) -> Corpus:
         for where, item in _read_file(path, rel):
             if isinstance(item, Skipped):
                 skipped.append(item)
-            elif item.id in seen:
-                skipped.append(Skipped(where, f"duplicate article id {item.id!r} (first in {seen[item.id]})"))
+            elif item.article.id in seen:
+                article_id = item.article.id
+                skipped.append(Skipped(where, f"duplicate article id {article_id!r} (first in {seen[article_id]})"))
             else:
-                seen[item.id] = where
-                articles.append(item)
+                seen[item.article.id] = where
+                articles.append(item.article)
+                ignored += (Skipped(where, problem) for problem in item.problems)
     if not articles:
         detail = f" ({len(skipped)} skipped: {skipped[0].path}: {skipped[0].reason})" if skipped else ""
         raise CorpusError(f"no readable articles in {str(root)!r}{detail}; add .txt, .md, .jsonl or .html files")
-    return Corpus(tuple(articles), tuple(skipped))
+    return Corpus(tuple(articles), tuple(skipped), tuple(ignored))
 
 
 def _walk(root: Path, skipped: list[Skipped]) -> list[tuple[Path, str]]:
@@ -216,7 +222,29 @@ def skip_reason(text: str | bytes | None, size: int | None = None) -> str | None
     return "only control characters, no text; restore or remove it"
 
 
-def _read_file(path: Path, rel: str) -> Iterator[tuple[str, Article | Skipped]]:
+@dataclass(frozen=True)
+class _Read:
+    """An article read, and what was wrong with its optional fields (it is kept without them)."""
+
+    article: Article
+    problems: tuple[str, ...] = ()
+
+
+def _meta(fields: dict[str, Any]) -> tuple[dict[str, str | None], tuple[str, ...]]:
+    """The optional fields of a front matter, JSONL record or page; a date is stored as ISO 8601."""
+    meta = {k: _str_or_none(fields.get(k)) for k in META_FIELDS}
+    raw = fields.get("date")
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return meta, ()
+    try:
+        meta["date"] = iso_date(raw)
+    except ValueError as exc:
+        meta["date"] = None
+        return meta, (f"{exc}; the article is kept without a date",)
+    return meta, ()
+
+
+def _read_file(path: Path, rel: str) -> Iterator[tuple[str, _Read | Skipped]]:
     """(where, article or reason skipped) for each article in the file; where names the line."""
     lower = rel.lower()
     many = lower.endswith((".jsonl", ".jsonl.gz"))
@@ -248,10 +276,10 @@ def _read_file(path: Path, rel: str) -> Iterator[tuple[str, Article | Skipped]]:
     elif lower.endswith(".md"):
         yield rel, _read_markdown(text, rel)
     else:
-        yield rel, Article(id=rel, title=_title_from_text(text), text=text)
+        yield rel, _Read(Article(id=rel, title=_title_from_text(text), text=text))
 
 
-def _read_html(raw: bytes, rel: str) -> Article | Skipped:
+def _read_html(raw: bytes, rel: str) -> _Read | Skipped:
     if reason := skip_reason(raw):
         return Skipped(rel, reason)
     page = read_page(raw)
@@ -259,18 +287,12 @@ def _read_html(raw: bytes, rel: str) -> Article | Skipped:
         return Skipped(rel, "no article text found in the page (only navigation or boilerplate?)")
     if reason := skip_reason(page.text):
         return Skipped(rel, reason)
-    return Article(
-        id=rel,
-        title=page.title or _title_from_text(page.text),
-        text=page.text,
-        date=page.date,
-        source=page.sitename,
-        url=page.url,
-        author=page.author,
-    )
+    fields, problems = _meta({"date": page.date, "source": page.sitename, "url": page.url})
+    title = page.title or _title_from_text(page.text)
+    return _Read(Article(id=rel, title=title, text=page.text, author=page.author, **fields), problems)
 
 
-def _read_markdown(text: str, rel: str) -> Article | Skipped:
+def _read_markdown(text: str, rel: str) -> _Read | Skipped:
     meta: dict[str, Any] = {}
     body = text
     if text.startswith("---"):
@@ -293,10 +315,11 @@ def _read_markdown(text: str, rel: str) -> Article | Skipped:
     if reason := skip_reason(body):
         return Skipped(rel, reason)
     title = _str_or_none(meta.get("title")) or _title_from_text(body)
-    return Article(id=rel, title=title, text=body, **{k: _str_or_none(meta.get(k)) for k in META_FIELDS})
+    fields, problems = _meta(meta)
+    return _Read(Article(id=rel, title=title, text=body, **fields), problems)
 
 
-def _read_jsonl(text: str, rel: str) -> Iterator[tuple[str, Article | Skipped]]:
+def _read_jsonl(text: str, rel: str) -> Iterator[tuple[str, _Read | Skipped]]:
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -321,10 +344,8 @@ def _read_jsonl(text: str, rel: str) -> Iterator[tuple[str, Article | Skipped]]:
             yield where, Skipped(where, "missing 'id'")
             continue
         title = _str_or_none(obj.get("title")) or _title_from_text(body)
-        yield (
-            where,
-            Article(id=str(raw_id), title=title, text=body, **{k: _str_or_none(obj.get(k)) for k in META_FIELDS}),
-        )
+        fields, problems = _meta(obj)
+        yield where, _Read(Article(id=str(raw_id), title=title, text=body, **fields), problems)
 
 
 def _str_or_none(value: object) -> str | None:

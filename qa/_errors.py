@@ -33,3 +33,7 @@ class InvalidQuestionError(QAError):
 
 class BuildError(QAError):
     """An index build failed; the previous index is left in place."""
+
+
+class InvalidFilterError(QAError):
+    """A date, source or recency filter cannot be read, or no article matches it."""

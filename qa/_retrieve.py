@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _late, _lexical
 from ._embed import Embedder
+from ._filters import EVERYTHING, Selection
 from ._kinds import TYPES, WANTS, question_kind
 from ._ranker import Ranker, check, load_ranker
 from ._store import StoredIndex
@@ -148,8 +149,11 @@ class Retriever:
         boost: Mapping[str, float] | None = None,
         limit: int = 10,
         focus: Sequence[tuple[int, int]] | None = None,
+        select: Selection = EVERYTHING,
     ) -> Retrieval:
         """Rank sentences for `query`; `boost` adds to the hybrid scores of the named articles.
+        Only the articles `select` allows are searched; its weights scale their chunks' scores
+        and their sentences' odds.
 
         Only the words of `query` inside the character spans `focus` (all, if None) take part in
         the late interaction that picks sentences: a follow-up carries earlier terms to find
@@ -162,11 +166,15 @@ class Retriever:
         if focus is not None:
             inside = [any(lo <= a and b <= hi for lo, hi in focus) for a, b in token_spans]
             query_tokens = all_tokens[np.array(inside, dtype=bool)] if any(inside) else all_tokens
-        c = self.candidates(query, tokens, vector, query_tokens, boost)
+        c = self.candidates(query, tokens, vector, query_tokens, boost, select)
         passages = tuple(self.index.articles[a].id for a in c.passages)
         if c.sentences.size == 0:
             return Retrieval(query, (), passages)
         scores = self.ranker.rank(c.features)
+        if select.weight is not None:
+            # The ranker's scores are log-odds over the candidates (a listwise softmax): adding
+            # log(weight) scales each sentence's odds by its article's recency weight.
+            scores = scores + np.log(select.weight[self.index.sentences[c.sentences, 0]])
         order = np.lexsort((c.sentences, -scores)).tolist()
         groups = self.index.sentence_groups
         chosen: list[int] = []
@@ -256,13 +264,19 @@ class Retriever:
         vector: np.ndarray,
         question_tokens: np.ndarray,
         boost: Mapping[str, float] | None = None,
+        select: Selection = EVERYTHING,
     ) -> Candidates:
         """Hybrid chunk retrieval ranks the articles; every sentence of the best ARTICLES of them
-        is a candidate, with the features that rank it (RANK_FEATURES)."""
+        is a candidate, with the features that rank it (RANK_FEATURES).
+
+        Filters act here, before the best articles are picked: FAISS and BM25 search only the
+        chunks of articles `select` allows, so a filtered-out story never crowds out a match.
+        """
         index = self.index
         lexical = self.lexical_scores(tokens)
-        dense_ids, _ = index.search_chunks(vector, CANDIDATE_CHUNKS)
-        chunk_bm25 = lexical["chunks"]
+        allowed = None if select.allowed is None else select.allowed[index.chunks[:, 0]]
+        dense_ids, _ = index.search_chunks(vector, CANDIDATE_CHUNKS, allowed)
+        chunk_bm25 = lexical["chunks"] if allowed is None else np.where(allowed, lexical["chunks"], 0.0)
         # Only chunks holding a question word can be lexical candidates. Ranking just those is
         # the same top and far quicker: partitioning thousands of equal zeros is slow.
         holding = np.flatnonzero(chunk_bm25 > 0)
@@ -277,6 +291,8 @@ class Retriever:
             values = values + 0.5 * normalise[1](chunk_bm25[chunks])
             if boost:
                 values = values + np.array([boost.get(index.articles[a].id, 0.0) for a in index.chunks[chunks, 0]])
+            if select.weight is not None:
+                values = values * select.weight[index.chunks[chunks, 0]]
             return np.asarray(values, dtype=np.float64)
 
         chunk_article = index.chunks[retrieved, 0]

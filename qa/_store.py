@@ -31,7 +31,9 @@ from ._errors import BuildError, IndexCorruptError, IndexMismatchError, IndexNot
 from ._late import Projection
 from ._types import Article
 
-FORMAT_VERSION = 4  # 3: sentences' token vectors for late interaction; 4: sentence types and duplicate groups
+# 3: sentences' token vectors for late interaction; 4: sentence types and duplicate groups;
+# 5: article dates in ISO 8601 only (filters compare them; older builds kept them as written)
+FORMAT_VERSION = 5
 CURRENT = "CURRENT"
 BUILDS = "builds"
 TMP_PREFIX = ".tmp-"
@@ -140,17 +142,34 @@ class StoredIndex:
         if self._faiss.ntotal != len(self.chunks) or self._faiss.d != manifest.dimensions:
             raise IndexCorruptError(f"{path}: chunks.faiss does not match the manifest; rebuild with `qa build`")
 
-    def search_chunks(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-`k` chunks by inner product with the unit `vector`: (ids, scores), best first."""
+    def search_chunks(
+        self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-`k` chunks by inner product with the unit `vector`: (ids, scores), best first.
+
+        `allowed` (a bool per chunk) restricts the search itself to those chunks, so a filter
+        still gets `k` of them however few of the nearest it allows.
+        """
         k = min(k, self._faiss.ntotal)
         query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+        params: Any = None
+        if allowed is not None:
+            # `bits` must outlive the search: the selector only points at it.
+            bits = np.packbits(allowed.astype(bool), bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+            if isinstance(self._faiss, faiss.IndexHNSW):
+                params = getattr(faiss, "SearchParametersHNSW")()  # noqa: B009 - absent from faiss's stubs
+                params.efSearch = HNSW_EF_SEARCH  # search parameters replace the index's own
+            else:
+                params = faiss.SearchParameters()
+            params.sel = selector
         # One query searches best on one thread: more OpenMP threads only wait on each other and
         # on the model's (Reuters query p50/p95 10.1/12.6 ms with two, 7.4/9.0 ms with one). The
         # setting belongs to the calling thread, and is put back for whatever it runs next.
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         try:
-            scores, ids = self._faiss.search(query, k)
+            scores, ids = self._faiss.search(query, k, params=params)
         finally:
             faiss.omp_set_num_threads(threads)
         keep = ids[0] >= 0

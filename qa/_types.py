@@ -31,7 +31,8 @@ class Article:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A corpus file, folder or JSONL line that could not be read or says nothing, and why."""
+    """A corpus file, folder or JSONL line that could not be read or says nothing, and why; or,
+    in `ignored`, a field of an article that could not be read (the article is kept without it)."""
 
     path: str
     reason: str
@@ -100,3 +101,4 @@ class BuildReport:
     embedded: int = 0  # articles split and embedded in this build
     removed: int = 0  # articles of the previous index no longer in the corpus
     incremental: bool = False
+    ignored: tuple[Skipped, ...] = ()  # fields left out of articles that were built (an unreadable date)

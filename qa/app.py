@@ -105,12 +105,27 @@ class Handlers:
         before, sentence, after = context(text, chosen["start"], chosen["end"])
         return [(before, None), (sentence, f"[{chosen['n']}]"), (after, None)]
 
-    def respond(self, message: str, history: list[dict[str, Any]]) -> tuple[Any, ...]:
+    def respond(
+        self,
+        message: str,
+        history: list[dict[str, Any]],
+        since: str | None = None,
+        until: str | None = None,
+        from_sources: list[str] | None = None,
+        recency_days: float | None = None,
+    ) -> tuple[Any, ...]:
         """The chat UI's turn: updated chat, cleared box, sources, context, searched query, state."""
         try:
             # The chat shows earlier questions escaped; they are searched as the user typed them.
             earlier = [html.unescape(q) for q in user_questions(history)]
-            answer = self.engine.ask(message, history=earlier)
+            answer = self.engine.ask(
+                message,
+                history=earlier,
+                since=since,
+                until=until,
+                sources=from_sources,
+                recency_days=recency_days or None,  # an empty gr.Number sends 0
+            )
         except QAError as exc:
             gr.Warning(str(exc))
             return (gr.skip(),) * 6
@@ -127,37 +142,71 @@ class Handlers:
         sources = gr.update(choices=choices, value=first, label=label)
         return history, "", sources, self.highlight(citations, first), answer.query, citations
 
-    def ask(self, question: str, top: int = 3) -> dict[str, Any]:
+    def ask(
+        self,
+        question: str,
+        top: int = 3,
+        since: str | None = None,
+        until: str | None = None,
+        sources: list[str] | None = None,
+        recency_days: float | None = None,
+    ) -> dict[str, Any]:
         """Answer one question with cited source sentences.
 
         Args:
             question: a question about the corpus (1 to 1000 characters).
             top: how many sentences to cite, 1 to 20.
+            since: only articles dated on or after this date (2025-03-17, ISO 8601 or RFC 2822), or null.
+            until: only articles dated on or before this date (a day includes all of it), or null.
+            sources: only articles from these sources (names, any case), or null for all.
+            recency_days: prefer recent articles: an article's score halves every this many days
+                it is older than the newest one matching; null for no preference.
 
         Returns:
             The answer contract: question, query, answer (text with [n] markers), citations
-            (n, article_id, title, sentence, start, end, score, date, source, url; sentence ==
-            article text[start:end]), abstained (true when the corpus does not answer), and
-            nearest (the closest sentences, when abstained).
+            (n, article_id, title, sentence, start, end, score, copies, date (ISO 8601), source,
+            url; sentence == article text[start:end]), abstained (true when the corpus does not
+            answer), and nearest (the closest sentences, when abstained).
         """
         try:
-            return self.engine.ask(question, top=whole_top(top)).to_dict()
+            return self.engine.ask(
+                question, top=whole_top(top), since=since, until=until, sources=sources, recency_days=recency_days
+            ).to_dict()
         except QAError as exc:
             raise gr.Error(str(exc)) from exc
 
-    def chat(self, message: str, history: list[dict[str, Any]]) -> dict[str, Any]:
+    def chat(
+        self,
+        message: str,
+        history: list[dict[str, Any]],
+        since: str | None = None,
+        until: str | None = None,
+        sources: list[str] | None = None,
+        recency_days: float | None = None,
+    ) -> dict[str, Any]:
         """One turn of a conversation; stateless, so pass the returned history back next time.
 
         Args:
             message: the new question.
             history: earlier messages as [{"role": "user" | "assistant", "content": str}], empty to start.
+            since: only articles dated on or after this date, or null.
+            until: only articles dated on or before this date, or null.
+            sources: only articles from these sources, or null for all.
+            recency_days: a half-life in days preferring recent articles, or null.
 
         Returns:
             {"answer": the answer contract (its query shows how a follow-up was rewritten),
              "history": the conversation with this turn added}.
         """
         try:
-            answer = self.engine.ask(message, history=user_questions(history))
+            answer = self.engine.ask(
+                message,
+                history=user_questions(history),
+                since=since,
+                until=until,
+                sources=sources,
+                recency_days=recency_days,
+            )
         except QAError as exc:
             raise gr.Error(str(exc)) from exc
         turn = [{"role": "user", "content": message}, {"role": "assistant", "content": answer.answer}]
@@ -172,9 +221,10 @@ def create_app(engine: Engine) -> gr.Blocks:
 
     with gr.Blocks(title="qa: cited answers") as demo:
         gr.Markdown("## qa: answers with their exact source sentences")
+        dated = f" · {engine.filters.date_range()}" if engine.filters.dated else ""
         gr.Markdown(
-            f"Index: {counted(summary.articles, 'article')}, {counted(summary.sentences, 'sentence')} · model `{summary.model}` · "
-            f"built {summary.built_at}"
+            f"Index: {counted(summary.articles, 'article')}, {counted(summary.sentences, 'sentence')}{dated} · "
+            f"model `{summary.model}` · built {summary.built_at}"
         )
         citations_state = gr.State([])
         with gr.Row():
@@ -186,6 +236,24 @@ def create_app(engine: Engine) -> gr.Blocks:
                 with gr.Row():
                     send = gr.Button("Ask", variant="primary", elem_id="ask")
                     clear = gr.Button("New conversation")
+                with gr.Row():
+                    since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="since", max_lines=1)
+                    until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="until", max_lines=1)
+                    source_filter = gr.Dropdown(
+                        choices=list(engine.filters.sources),
+                        value=[],
+                        multiselect=True,
+                        label="Sources (empty: all)",
+                        elem_id="source-filter",
+                        visible=bool(engine.filters.sources),
+                    )
+                    recency = gr.Number(
+                        value=None,
+                        minimum=0,
+                        label="Prefer recent: half-life in days (0: off)",
+                        elem_id="recency",
+                        visible=engine.filters.dated,
+                    )
                 if examples:
                     gr.Examples(examples=examples, inputs=question, label="Example questions")
             with gr.Column(scale=2):
@@ -195,8 +263,9 @@ def create_app(engine: Engine) -> gr.Blocks:
                     label="Context (cited sentence highlighted)", combine_adjacent=False, elem_id="context"
                 )
         outputs = [chatbot, question, sources, context_view, searched, citations_state]
+        inputs = [question, chatbot, since, until, source_filter, recency]
         for trigger in (send.click, question.submit):
-            trigger(handlers.respond, [question, chatbot], outputs, api_visibility="private")
+            trigger(handlers.respond, inputs, outputs, api_visibility="private")
         sources.change(
             lambda choice, cites: handlers.highlight(cites, choice),
             [sources, citations_state],

@@ -76,6 +76,8 @@ def build(corpus_dir: str, index_dir: str, model: str | None, backend: str, full
     for skipped in report.skipped:
         # File names are corpus input too: they must not drive the terminal.
         click.echo(f"qa: skipped {_safe(skipped.path)}: {_safe(skipped.reason)}", err=True)
+    for ignored in report.ignored:
+        click.echo(f"qa: ignored a field of {_safe(ignored.path)}: {_safe(ignored.reason)}", err=True)
     click.echo(
         f"Built {report.index_dir}: {counted(report.articles, 'article')}, {counted(report.sentences, 'sentence')}, "
         f"{counted(report.chunks, 'chunk')}, {len(report.skipped)} skipped, {report.seconds:.1f} s "
@@ -100,8 +102,30 @@ def build(corpus_dir: str, index_dir: str, model: str | None, backend: str, full
 @MODEL
 @click.option("--json", "as_json", is_flag=True, help="Print the answer contract as JSON (one line per answer).")
 @click.option("--top", default=3, show_default=True, type=click.IntRange(1, 20), help="Sentences to cite.")
+@click.option(
+    "--since",
+    default=None,
+    help="Only articles dated on or after DATE (2025-03-17, or any date format the corpus takes).",
+)
+@click.option("--until", default=None, help="Only articles dated on or before DATE (a day includes all of it).")
+@click.option("--source", "sources", multiple=True, help="Only articles from source NAME, any case (repeatable).")
+@click.option(
+    "--recency-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Prefer recent articles: an article's score halves for every N days it is older than the newest one.",
+)
 def ask(
-    question: str | None, questions: BinaryIO | None, index_dir: str, model: str | None, as_json: bool, top: int
+    question: str | None,
+    questions: BinaryIO | None,
+    index_dir: str,
+    model: str | None,
+    as_json: bool,
+    top: int,
+    since: str | None,
+    until: str | None,
+    sources: tuple[str, ...],
+    recency_days: float | None,
 ) -> None:
     """Answer QUESTION with cited source sentences."""
     from ._engine import Engine, check_question
@@ -111,8 +135,13 @@ def ask(
     if question is not None:
         check_question(question)  # fail fast, before the model loads
     engine = Engine(index_dir, model)
+    engine.filters.select(since, until, sources, recency_days)  # a bad filter is one error, not one per line
+
+    def answer(text: str) -> Answer:
+        return engine.ask(text, top=top, since=since, until=until, sources=sources, recency_days=recency_days)
+
     if question is not None:
-        _print_answer(engine.ask(question, top=top), as_json)
+        _print_answer(answer(question), as_json)
         return
     assert questions is not None
     failed = 0
@@ -123,7 +152,7 @@ def ask(
         if not line.strip():
             continue
         try:
-            answer = engine.ask(line, top=top)
+            answered = answer(line)
         except QAError as exc:
             failed += 1
             message = f"line {number}: {exc}"
@@ -133,7 +162,7 @@ def ask(
             else:
                 click.echo(f"qa: error: {message}", err=True)
             continue
-        _print_answer(answer, as_json)
+        _print_answer(answered, as_json)
         if not as_json:
             click.echo("")
     if failed:

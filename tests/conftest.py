@@ -110,6 +110,70 @@ def engine(seed_index: Path):  # type: ignore[no-untyped-def]
     return Engine(seed_index)
 
 
+# A dated corpus from two sources: six Wire stories (Reuters-style dates, January 2024) say Alice
+# Smith will lead Acme Corp; one Daily Planet story (an RSS date, March 2025) says Bob Jones will.
+# Unfiltered, the six Wire stories fill the best articles, so the Planet one is only found if a
+# filter acts inside retrieval.
+ACME = "Who will lead Acme Corp as chief executive?"
+WIRE_STORIES = (
+    "Acme Corp said on Monday that Alice Smith will lead the company as chief executive. Smith previously ran the group's European business.",
+    "Alice Smith will lead Acme Corp as chief executive, the company said on Monday. The board approved her appointment unanimously.",
+    "Acme Corp named Alice Smith to lead the company as its chief executive on Monday. Shares rose 3 percent on the news.",
+    "Shareholders welcomed the news that Alice Smith will lead Acme Corp as chief executive. Analysts called her a safe choice.",
+    "Acme Corp confirmed that Alice Smith will lead the company as chief executive from next month. She replaces the founder.",
+    "Alice Smith, a veteran of the industry, will lead Acme Corp as chief executive, a spokesman said. Her pay was not disclosed.",
+)
+PLANET = "The board of Acme Corp picked Bob Jones to run the company as its new chief executive."
+
+
+def write_dated_corpus(folder: Path) -> Path:
+    """The dated corpus above, as a JSONL file and two Markdown files (one with a bad date)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {
+            "id": f"wire-{i}",
+            "title": f"Acme picks Smith ({i})",
+            "text": text,
+            "date": f"{10 + i}-JAN-2024 09:0{i}:00.00 RM",
+            "source": "Wire",
+        }
+        for i, text in enumerate(WIRE_STORIES, 1)
+    ]
+    rows.append(
+        {"id": "storm", "title": "Storm", "text": "A storm brought heavy rain to the coast on Tuesday. Roads were closed for hours.",
+         "date": "2024-06-01", "source": "Wire"}
+    )  # fmt: skip
+    (folder / "wire.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    (folder / "planet.md").write_text(
+        "---\ntitle: Acme turns to Jones\ndate: Tue, 04 Mar 2025 09:30:00 GMT\nsource: Daily Planet\n---\n"
+        f"{PLANET} Jones joins from a rival maker of rockets.\n",
+        encoding="utf-8",
+    )
+    (folder / "cup.md").write_text(
+        "---\ntitle: Cup final\ndate: sometime last week\nsource: Daily Planet\n---\n"
+        "The home side won the cup final by two goals to one. The winning goal came in extra time.\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+@pytest.fixture(scope="session")
+def dated_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The dated corpus, built with the bundled model."""
+    from qa import build_index
+
+    root = tmp_path_factory.mktemp("dated")
+    build_index(write_dated_corpus(root / "corpus"), root / "index")
+    return root / "index"
+
+
+@pytest.fixture(scope="session")
+def dated_engine(dated_index: Path):  # type: ignore[no-untyped-def]
+    from qa import Engine
+
+    return Engine(dated_index)
+
+
 def squad_articles() -> list[dict[str, str]]:
     """SQuAD v1.1 dev paragraphs as corpus records: one article per paragraph."""
     data = json.loads(shared_file(SQUAD_V1).read_text(encoding="utf-8"))

@@ -20,7 +20,7 @@ from gradio_client import Client
 from qa import Engine, QAError, build_index
 from qa._gradio import gr  # as the app imports it, so the tests run what users run
 from qa.app import Handlers, create_app, launch, parse_auth, user_questions
-from tests.conftest import ROOT, FakeEmbedder
+from tests.conftest import ACME, PLANET, ROOT, FakeEmbedder
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -196,7 +196,7 @@ def test_gradio_client_ask_and_two_turn_chat(server: str) -> None:
 
 def test_plain_http_call_and_event_stream(server: str) -> None:
     # Plain HTTP sends every input; gradio_client fills in the defaults itself.
-    body = json.dumps({"data": ["what guarantees did Russia demand?", 3]}).encode()
+    body = json.dumps({"data": ["what guarantees did Russia demand?", 3, None, None, None, None]}).encode()
     request = urllib.request.Request(
         server + "gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"}
     )
@@ -209,6 +209,44 @@ def test_plain_http_call_and_event_stream(server: str) -> None:
     answer = data[0]
     assert set(answer) >= {"answer", "citations", "abstained", "query"}
     assert any("ironclad security guarantees" in c["sentence"] for c in answer["citations"])
+
+
+@pytest.fixture(scope="module")
+def dated_server(dated_engine: Engine) -> Iterator[str]:
+    with serving(dated_engine) as url:
+        yield url
+
+
+def test_api_filters_by_date_and_source(dated_server: str) -> None:
+    client = Client(dated_server, verbose=False)
+    unfiltered = client.predict(ACME, api_name="/ask")
+    assert "Alice Smith" in unfiltered["citations"][0]["sentence"]
+    for kwargs in ({"sources": ["Daily Planet"]}, {"since": "2025-01-01"}, {"recency_days": 30}):
+        answer = client.predict(ACME, api_name="/ask", **kwargs)
+        first = answer["citations"][0]
+        assert (first["sentence"], first["date"], first["source"]) == (
+            PLANET,
+            "2025-03-04T09:30:00+00:00",
+            "Daily Planet",
+        )
+    turn = client.predict(ACME, [], api_name="/chat", until="2024-12-31", sources=["wire"])
+    assert turn["answer"]["citations"][0]["date"].startswith("2024-01-")
+    assert len(turn["history"]) == 2
+    with pytest.raises(Exception, match="no article has source 'The Times'"):
+        client.predict(ACME, api_name="/ask", sources=["The Times"])
+    with pytest.raises(Exception, match="since: date 'soon' is not understood"):
+        client.predict(ACME, [], api_name="/chat", since="soon")
+    # Plain HTTP posts every input, the filters included, in the order of the signature.
+    body = json.dumps({"data": [ACME, 2, "2025-01-01", None, ["DAILY PLANET"], None]}).encode()
+    request = urllib.request.Request(
+        dated_server + "gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        event_id = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{dated_server}gradio_api/call/ask/{event_id}", timeout=60) as stream:
+        lines = stream.read().decode().splitlines()
+    answer = json.loads(lines[lines.index("event: complete") + 1].removeprefix("data: "))[0]
+    assert [c["article_id"] for c in answer["citations"]] == ["planet.md", "planet.md"]
 
 
 def test_auth_protects_the_api(engine: Engine) -> None:
@@ -291,3 +329,33 @@ def test_browser_shows_corpus_markup_as_text(browser: Any, tmp_path: Path) -> No
         assert "<script>" in page.inner_text("#chat")
         assert page.evaluate("window.pwned") is None
         page.close()
+
+
+def test_browser_filters_and_shows_citation_dates(dated_server: str, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(dated_server)
+    page.wait_for_selector("#since input, #since textarea")
+    assert "dated 2024-01-11 to 2025-03-04" in page.inner_text("body")
+    ask_in_page(page, ACME)
+    page.wait_for_selector("#context .highlighted", timeout=60_000)
+    assert "Alice Smith" in page.inner_text("#context .highlighted")
+    assert "2024-01-" in page.inner_text("#sources") and "Wire" in page.inner_text("#sources")
+    page.fill("#since input, #since textarea", "2025-01-01")
+    question = "Who will run Acme Corp as chief executive?"
+    ask_in_page(page, question)
+    page.wait_for_function(
+        "t => document.querySelector('#context .highlighted')?.innerText.includes(t)", arg="Bob Jones", timeout=60_000
+    )
+    sources = page.inner_text("#sources")
+    assert "Acme turns to Jones (2025-03-04T09:30:00+00:00 · Daily Planet)" in sources and "Alice" not in sources
+    # A bad filter is a one-line warning; the chat is not changed.
+    page.fill("#since input, #since textarea", "soon")
+    page.fill("#question textarea", "Who runs Acme Corp?")
+    page.click("#ask")
+    page.wait_for_function(
+        "() => document.body.innerText.includes(\"since: date 'soon' is not understood\")", timeout=60_000
+    )
+    assert "Who runs Acme Corp?" not in page.inner_text("#chat")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "filters.png"), full_page=True)
+    page.close()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ACME, PLANET, write_dated_corpus
+
 
 def qa(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -131,3 +133,41 @@ def test_printed_corpus_text_cannot_drive_the_terminal(tmp_path: Path) -> None:
     )
     shown = raw["citations"] or raw["nearest"]
     assert any("\x1b[2J" in c["sentence"] for c in shown)
+
+
+def test_cli_filters_and_json_dates(dated_index: Path) -> None:
+    result = qa(
+        "ask",
+        ACME,
+        "--index",
+        str(dated_index),
+        "--json",
+        "--source",
+        "daily planet",
+        "--source",
+        "Wire",
+        "--since",
+        "2025-01-01",
+    )
+    assert result.returncode == 0, result.stderr
+    citation = json.loads(result.stdout)["citations"][0]
+    assert (citation["sentence"], citation["date"], citation["source"]) == (
+        PLANET,
+        "2025-03-04T09:30:00+00:00",
+        "Daily Planet",
+    )
+    plain = qa("ask", ACME, "--index", str(dated_index), "--recency-days", "30")
+    assert plain.returncode == 0, plain.stderr
+    assert "[1] Acme turns to Jones (2025-03-04T09:30:00+00:00, Daily Planet)" in plain.stdout
+    bad = qa("ask", ACME, "--index", str(dated_index), "--until", "yesterday")
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.startswith("qa: error: until: date 'yesterday' is not understood") and bad.stderr.count("\n") == 1
+
+
+def test_build_reports_an_unreadable_date_and_builds_the_article(tmp_path: Path) -> None:
+    corpus = write_dated_corpus(tmp_path / "corpus")
+    result = qa("build", "--corpus", str(corpus), "--index", str(tmp_path / "index"))
+    assert result.returncode == 0, result.stderr
+    assert "qa: ignored a field of cup.md: date 'sometime last week' is not understood" in result.stderr
+    assert "the article is kept without a date" in result.stderr
+    assert "9 articles" in result.stdout and "0 skipped files" in result.stdout

@@ -190,3 +190,73 @@ def test_a_single_file_with_a_name_that_is_not_utf8_is_a_clear_error(tmp_path: P
         out.write(b"A story.")
     with pytest.raises(CorpusError, match=r"caf\\udce9.txt' is not UTF-8; rename it"):
         read_corpus(os.fsdecode(name))
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("2025-03-17", "2025-03-17"),
+        ("2025-03-17T10:04:05Z", "2025-03-17T10:04:05+00:00"),
+        ("2025-03-17 10:04:05.250+01:00", "2025-03-17T10:04:05+01:00"),
+        ("2025-03-17T10:04", "2025-03-17T10:04:00"),
+        ("Mon, 17 Mar 2025 10:04:05 GMT", "2025-03-17T10:04:05+00:00"),
+        ("Mon, 17 Mar 2025 10:04:05 -0500", "2025-03-17T10:04:05-05:00"),
+        ("17 Mar 2025 10:04:05 +0000", "2025-03-17T10:04:05+00:00"),
+        ("26-FEB-1987 15:01:01.79", "1987-02-26T15:01:01"),
+        ("5-APR-1987 01:53:30.00", "1987-04-05T01:53:30"),
+        ("26-FEB-1987 15:01:01.79 RM", "1987-02-26T15:01:01"),  # a Reuters desk code after the time
+    ],
+)
+def test_dates_in_news_formats_are_stored_as_iso_8601(tmp_path: Path, written: str, stored: str) -> None:
+    write(tmp_path, "a.jsonl", json.dumps({"id": "a", "text": "Text.", "date": written}) + "\n")
+    write(tmp_path, "b.md", f"---\ndate: '{written}'\n---\nText.\n")
+    corpus = read_corpus(tmp_path)
+    assert [a.date for a in corpus.articles] == [stored, stored]
+    assert corpus.ignored == ()
+
+
+def test_yaml_dates_are_stored_as_iso_8601(tmp_path: Path) -> None:
+    # Unquoted, YAML reads these as a date and a datetime, not text.
+    write(tmp_path, "day.md", "---\ndate: 2025-03-17\n---\nText.\n")
+    write(tmp_path, "moment.md", "---\ndate: 2025-03-17 10:04:05\n---\nText.\n")
+    assert [a.date for a in read_corpus(tmp_path).articles] == ["2025-03-17", "2025-03-17T10:04:05"]
+
+
+def test_an_unreadable_date_is_reported_and_the_article_still_reads(tmp_path: Path) -> None:
+    records = [
+        {"id": "a", "text": "Alpha.", "date": "yesterday", "source": "Wire"},
+        {"id": "b", "text": "Beta.", "date": "31-FEB-1987 10:00:00.00"},
+        {"id": "c", "text": "Gamma.", "date": 1987},
+        {"id": "d", "text": "Delta.", "date": "  "},  # blank: no date, nothing to report
+    ]
+    write(tmp_path, "bulk.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
+    write(tmp_path, "e.md", "---\ndate: the 5th of May\n---\nEpsilon.\n")
+    corpus = read_corpus(tmp_path)
+    assert [(a.id, a.date) for a in corpus.articles] == [
+        ("a", None),
+        ("b", None),
+        ("c", None),
+        ("d", None),
+        ("e.md", None),
+    ]
+    assert corpus.articles[0].source == "Wire" and corpus.skipped == ()
+    reasons = {s.path: s.reason for s in corpus.ignored}
+    assert set(reasons) == {"bulk.jsonl:1", "bulk.jsonl:2", "bulk.jsonl:3", "e.md"}
+    assert reasons["bulk.jsonl:1"] == (
+        "date 'yesterday' is not understood; write it as ISO 8601 (2025-03-17 or 2025-03-17T10:00:00Z), "
+        "RFC 2822 (Mon, 17 Mar 2025 10:00:00 GMT) or 17-MAR-2025 10:00:00; the article is kept without a date"
+    )
+    assert reasons["bulk.jsonl:3"].startswith("date 1987 is not text")
+    assert "'the 5th of May' is not understood" in reasons["e.md"]
+
+
+def test_reuters_dates_flow_through(tmp_path: Path) -> None:
+    from tests.conftest import SHARED, shared_file
+
+    corpus = read_corpus(shared_file(SHARED / "data" / "news" / "reuters21578.jsonl.gz"))
+    first = corpus.articles[0]
+    assert (first.id, first.date) == ("reuters-1", "1987-02-26T15:01:01")
+    dated = sorted(a.date for a in corpus.articles if a.date)
+    assert len(dated) == len(corpus.articles) - 2 and dated[0].startswith("1987-02") and dated[-1].startswith("1987-10")
+    # Two stories' dates are damaged in the original data; they are reported and still read.
+    assert [s.path for s in corpus.ignored] == ["reuters21578.jsonl.gz:14233", "reuters21578.jsonl.gz:15961"]

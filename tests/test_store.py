@@ -179,3 +179,25 @@ def test_manifests_from_before_the_vector_index_field_load_as_flat(seed_corpus: 
     del raw["vector_index"]
     path.write_text(json.dumps(raw))
     assert read_manifest(index).vector_index == "flat" and load_index(index).search_chunks(np.ones(64), 1)[0].size == 1
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_a_chunk_filter_searches_only_the_allowed_chunks(
+    seed_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    import qa._store
+
+    monkeypatch.setattr(qa._store, "EXACT_LIMIT", 0 if kind == "hnsw" else 10**9)
+    index = tmp_path / "index"
+    fake_build(seed_corpus, index)
+    stored = load_index(index)
+    assert stored.manifest.vector_index == kind
+    vectors = stored.chunk_vectors
+    allowed = np.zeros(len(vectors), dtype=bool)
+    allowed[1::3] = True
+    for vector in vectors:
+        ids, scores = stored.search_chunks(vector, 3, allowed)
+        # The best allowed chunks, however few of the nearest overall are allowed.
+        expected = np.flatnonzero(allowed)[np.argsort(-(vectors[allowed] @ vector), kind="stable")][:3]
+        assert allowed[ids].all() and len(ids) == min(3, int(allowed.sum()))
+        assert np.allclose(scores, vectors[expected] @ vector, atol=1e-5)
