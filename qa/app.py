@@ -7,6 +7,8 @@ text (HighlightedText, Radio labels, escaped chat messages), never as HTML.
 from __future__ import annotations
 
 import html
+import logging
+import sys
 from dataclasses import asdict
 from typing import Any
 
@@ -15,10 +17,17 @@ from ._conversation import example_questions
 from ._engine import Engine
 from ._errors import InvalidQuestionError, QAError
 from ._gradio import gr
+from ._http import Gate
 from ._types import Answer, Citation, also_in, counted
 
+log = logging.getLogger(__name__)
+
 QUEUE_SIZE = 32  # waiting requests beyond this get a "busy" error at once, not a hang
-CONCURRENCY = 2  # one per core: answers are CPU-bound
+CONCURRENCY = 2  # one per core: answers are CPU-bound (benchmarks/load.py compares 1, 2 and 4)
+# Sessions Gradio keeps (each a copy of every component's config, about 40 KB): browser tabs and
+# gradio_client connections; plain HTTP calls are let go when they end (forget_plain_call).
+STATE_SESSIONS = 1000
+API_ENDPOINTS = ("ask", "chat")
 # Follow-ups lean on the last turns only, so a long chat is read from its most recent messages:
 # after a hundred turns it keeps working, and no request makes the server read a whole novel.
 RECENT_MESSAGES = 20
@@ -127,6 +136,7 @@ class Handlers:
                 recency_days=recency_days or None,  # an empty gr.Number sends 0
             )
         except QAError as exc:
+            log_rejected("chat UI", exc)
             gr.Warning(str(exc))
             return (gr.skip(),) * 6
         shown = answer.citations or answer.nearest
@@ -173,12 +183,12 @@ class Handlers:
                 question, top=whole_top(top), since=since, until=until, sources=sources, recency_days=recency_days
             ).to_dict()
         except QAError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise rejected("/ask", exc) from exc
 
     def chat(
         self,
         message: str,
-        history: list[dict[str, Any]],
+        history: list[dict[str, Any]] | None = None,
         since: str | None = None,
         until: str | None = None,
         sources: list[str] | None = None,
@@ -188,7 +198,8 @@ class Handlers:
 
         Args:
             message: the new question.
-            history: earlier messages as [{"role": "user" | "assistant", "content": str}], empty to start.
+            history: earlier messages as [{"role": "user" | "assistant", "content": str}]; empty
+                or left out to start.
             since: only articles dated on or after this date, or null.
             until: only articles dated on or before this date, or null.
             sources: only articles from these sources, or null for all.
@@ -208,13 +219,29 @@ class Handlers:
                 recency_days=recency_days,
             )
         except QAError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise rejected("/chat", exc) from exc
         turn = [{"role": "user", "content": message}, {"role": "assistant", "content": answer.answer}]
         return {"answer": answer.to_dict(), "history": [*(history or []), *turn]}
 
 
-def create_app(engine: Engine) -> gr.Blocks:
-    """The chat UI and API over one loaded engine."""
+def log_rejected(endpoint: str, exc: QAError) -> None:
+    """One log line for a request refused with a QAError: the endpoint and the message, printable
+    and on one line whatever the client sent."""
+    message = "".join(ch if ch.isprintable() else " " for ch in " ".join(str(exc).split()))
+    log.warning("%s rejected: %s", endpoint, message[:500])
+
+
+def rejected(endpoint: str, exc: QAError) -> Exception:
+    """The API's error for a QAError: logged as one line; the client gets the message. Gradio's
+    own report would be a 2 KB traceback per bad request, for an error that is the client's."""
+    log_rejected(endpoint, exc)
+    error: Exception = gr.Error(str(exc), print_exception=False)
+    return error
+
+
+def create_app(engine: Engine, *, concurrency: int = CONCURRENCY, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
+    """The chat UI and API over one loaded engine; `concurrency` answers run at once and
+    `queue_size` more may wait (benchmarks/load.py varies them)."""
     summary = engine.summary()
     examples = example_questions(a.text for a in engine.index.articles[:500])
     handlers = Handlers(engine)
@@ -280,7 +307,7 @@ def create_app(engine: Engine) -> gr.Blocks:
         )
         gr.api(handlers.ask, api_name="ask")  # type: ignore[attr-defined]
         gr.api(handlers.chat, api_name="chat")  # type: ignore[attr-defined]
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
     blocks: gr.Blocks = demo
     return blocks
 
@@ -298,6 +325,10 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 def serve(index_dir: str, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None) -> None:
     """Load the index and serve the chat UI and API until interrupted."""
     credentials = parse_auth(auth)
+    if not log.handlers:  # rejected requests, one line each, beside the server's own messages
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s qa serve: %(message)s", "%Y-%m-%d %H:%M:%S"))
+        log.addHandler(handler)
     demo = create_app(Engine(index_dir))
     launch(demo, host, port, credentials)
 
@@ -305,20 +336,48 @@ def serve(index_dir: str, host: str = "127.0.0.1", port: int = 7860, auth: str |
 def launch(
     demo: gr.Blocks, host: str, port: int, credentials: tuple[str, str] | None = None, block: bool = True
 ) -> None:
-    """Start the server with settings fit for one: no telemetry, uploads, monitoring or SSR."""
+    """Start the server with settings fit for one: no telemetry, uploads, monitoring or SSR;
+    plain API calls may leave out inputs that have defaults (qa._http)."""
     try:
         _launch(demo, host, port, credentials, block)
     except OSError as exc:
         raise QAError(f"cannot serve on {host}:{port} ({exc}); is another server using it? pass --port N") from exc
 
 
+def forget_plain_call(server: Any, event_id: str) -> None:
+    """Let go of what Gradio keeps for a plain `/call/` request whose event stream has ended.
+
+    A call that brings no session hash gets a session of its own, named by its event id, and
+    Gradio keeps every session (a copy of each component's config, about 40 KB here) until
+    `state_session_capacity` sessions exist: the server grew by that much per plain call
+    (benchmarks/memory.py). Once its stream has ended nothing can resume such a session, so it
+    is dropped here, with the queue's per-session entries and the event's timing record.
+    """
+    holder = getattr(server, "state_holder", None)
+    if holder is None:
+        return
+    with holder.lock:
+        holder.session_data.pop(event_id, None)
+        holder.time_last_used.pop(event_id, None)
+    queue = server.get_blocks()._queue
+    if not queue.pending_event_ids_session.get(event_id):
+        queue.pending_event_ids_session.pop(event_id, None)
+    queue.pending_messages_per_session.pop(event_id, None)
+    queue.event_analytics.pop(event_id, None)
+
+
 def _launch(demo: gr.Blocks, host: str, port: int, credentials: tuple[str, str] | None, block: bool) -> None:
+    from starlette.middleware import Middleware
+
+    endpoints = {f.api_name: f.fn for f in demo.fns.values() if f.api_name in API_ENDPOINTS and f.fn is not None}
     demo.launch(
         prevent_thread_lock=not block,
         server_name=host,
         server_port=port,
         auth=credentials,
         max_file_size="1mb",
+        state_session_capacity=STATE_SESSIONS,
+        app_kwargs={"middleware": [Middleware(Gate, endpoints=endpoints, forget=forget_plain_call)]},
         enable_monitoring=False,
         run_history=False,
         ssr_mode=False,

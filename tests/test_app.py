@@ -8,7 +8,10 @@ import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -195,8 +198,7 @@ def test_gradio_client_ask_and_two_turn_chat(server: str) -> None:
 
 
 def test_plain_http_call_and_event_stream(server: str) -> None:
-    # Plain HTTP sends every input; gradio_client fills in the defaults itself.
-    body = json.dumps({"data": ["what guarantees did Russia demand?", 3, None, None, None, None]}).encode()
+    body = json.dumps({"data": ["what guarantees did Russia demand?", 3]}).encode()
     request = urllib.request.Request(
         server + "gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"}
     )
@@ -359,3 +361,131 @@ def test_browser_filters_and_shows_citation_dates(dated_server: str, browser: An
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "filters.png"), full_page=True)
     page.close()
+
+
+# Plain HTTP as a curl user writes it, against `qa serve` in its own process.
+
+
+def post(url: str, payload: object) -> Any:
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def plain_call(base: str, endpoint: str, data: list[Any]) -> tuple[str, Any]:
+    """POST /gradio_api/call/<endpoint>, then read its event stream: (event, parsed data)."""
+    event_id = post(f"{base}gradio_api/call/{endpoint}", {"data": data})["event_id"]
+    with urllib.request.urlopen(f"{base}gradio_api/call/{endpoint}/{event_id}", timeout=60) as stream:
+        lines = stream.read().decode().splitlines()
+    event = next(
+        line.removeprefix("event: ") for line in lines if line.startswith("event: ") and "heartbeat" not in line
+    )
+    return event, json.loads(lines[lines.index(f"event: {event}") + 1].removeprefix("data: "))
+
+
+@pytest.fixture(scope="module")
+def served(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
+    """`qa serve` as users start it: (url, its stderr file, Gradio's temporary folder)."""
+    folder = tmp_path_factory.mktemp("served")
+    stderr, uploads = folder / "stderr.txt", folder / "gradio"
+    port = free_port()
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(uploads), "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "qa", "serve", "--index", str(seed_index), "--port", str(port)]
+    with stderr.open("w") as err:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=folder)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"qa serve did not start: {stderr.read_text()}")
+                time.sleep(0.3)
+        yield url, stderr, uploads
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_plain_http_with_only_the_question_uses_the_defaults(served: tuple[str, Path, Path]) -> None:
+    url, _, _ = served
+    event, data = plain_call(url, "ask", ["what guarantees did Russia demand?"])
+    assert event == "complete"
+    assert data == plain_call(url, "ask", ["what guarantees did Russia demand?", 3])[1]
+    assert len(data[0]["citations"]) == 3
+    assert any("ironclad security guarantees" in c["sentence"] for c in data[0]["citations"])
+    event, data = plain_call(url, "chat", [FIRST])
+    assert event == "complete" and [m["role"] for m in data[0]["history"]] == ["user", "assistant"]
+    event, data = plain_call(url, "chat", [FOLLOW_UP, data[0]["history"]])
+    assert "Grushko" in data[0]["answer"]["query"]
+    assert IZVESTIA in data[0]["answer"]["citations"][0]["sentence"]
+
+
+def test_plain_http_without_the_question_says_what_to_send(served: tuple[str, Path, Path]) -> None:
+    url, _, _ = served
+    for endpoint, needed in (("ask", "question"), ("chat", "message")):
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            post(f"{url}gradio_api/call/{endpoint}", {"data": []})
+        assert caught.value.code == 422
+        detail = json.loads(caught.value.read())["detail"]
+        assert detail == f'/{endpoint} needs its {needed}: post {{"data": [{needed}]}}'
+
+
+def test_a_rejected_request_is_one_log_line_without_a_traceback(served: tuple[str, Path, Path]) -> None:
+    url, stderr, _ = served
+    marker = f"not-a-number-{uuid.uuid4().hex}"
+    event, data = plain_call(url, "ask", ["who is Witkoff?", f"{marker}\n\x1b[31m"])
+    assert event == "error" and data["error"].startswith("top must be a whole number from 1 to 20")
+    event, data = plain_call(url, "chat", ["   ", []])
+    assert event == "error" and "the question is empty" in data["error"]
+    lines = stderr.read_text().splitlines()
+    logged = [line for line in lines if marker in line]
+    assert len(logged) == 1
+    assert logged[0].endswith(
+        f"qa serve: /ask rejected: top must be a whole number from 1 to 20, not '{marker}\\n\\x1b[31m'"
+    )
+    assert any(
+        line.endswith("qa serve: /chat rejected: the question is empty; type a question about the corpus")
+        for line in lines
+    )
+    assert not any("Traceback" in line or "\x1b" in line for line in lines)
+
+
+def test_uploads_are_closed(served: tuple[str, Path, Path]) -> None:
+    url, _, uploads = served
+    boundary = "qa-test-boundary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="note.txt"\r\n'
+        f"Content-Type: text/plain\r\n\r\nhello\r\n--{boundary}--\r\n"
+    ).encode()
+    request = urllib.request.Request(
+        f"{url}gradio_api/upload", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code == 404
+    assert "takes no file uploads" in json.loads(caught.value.read())["detail"]
+    assert [p for p in uploads.rglob("*") if p.is_file()] == []
+
+
+def test_plain_calls_leave_no_session_behind(engine: Engine) -> None:
+    demo = create_app(engine)
+    port = free_port()
+    launch(demo, "127.0.0.1", port, block=False)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        sessions = demo.server_app.state_holder.session_data
+        for turn in range(20):
+            assert plain_call(url, "ask", [f"who is Witkoff? ({turn})"])[0] == "complete"
+        assert plain_call(url, "ask", [""])[0] == "error"
+        assert len(sessions) == 0
+        # A session that a client keeps (gradio_client, a browser tab) is left alone.
+        Client(url, verbose=False).predict("who is Witkoff?", api_name="/ask")
+        assert len(sessions) == 1
+    finally:
+        demo.close()
