@@ -287,7 +287,9 @@ def current_name(root: Path) -> str:
             f"no index in {str(root)!r}; build one with `qa build --index {root}` (or `make run`)"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise IndexCorruptError(f"{root}/CURRENT is unreadable ({exc}); rebuild with `qa build --index {root}`") from exc
+        raise IndexCorruptError(
+            f"{root}/CURRENT is unreadable ({exc}); rebuild with `qa build --index {root}`"
+        ) from exc
     if not name or "/" in name or name.startswith("."):
         raise IndexCorruptError(f"{root}/CURRENT does not name a build; rebuild with `qa build --index {root}`")
     return name
@@ -467,23 +469,26 @@ def _articles(path: Path) -> list[Article]:
         return [Article(**json.loads(line)) for line in lines]
 
 
-def load_index(root: Path, *, search: bool = True) -> StoredIndex:
+def load_index(root: Path, *, search: bool = True, check: Callable[[Manifest], None] | None = None) -> StoredIndex:
     """Load the build `root` points at, resolved once, checking every file against the manifest.
 
-    Without `search`, only what a build reuses is read (articles, tables, vectors, token codes
-    and projection), so a build over a damaged FAISS or BM25 file still reuses the vectors.
+    `check` sees the manifest before any other file is read (and may raise). Without `search`,
+    only what a build reuses is read (articles, tables, vectors, token codes and projection), so
+    a build over a damaged FAISS or BM25 file still reuses the vectors.
     """
     lease = acquire(root)
     try:
-        return _load(root, lease, search)
+        return _load(root, lease, search, check)
     except BaseException:
         lease.release()
         raise
 
 
-def _load(root: Path, lease: Lease, search: bool) -> StoredIndex:
+def _load(root: Path, lease: Lease, search: bool, check: Callable[[Manifest], None] | None) -> StoredIndex:
     folder = lease.folder
     manifest = _manifest(root, folder)
+    if check is not None:
+        check(manifest)
 
     def npy(name: str, mmap: bool = False) -> np.ndarray:
         # Memory-mapped token codes: a question reads the tokens of a few dozen sentences. Seen

@@ -7,6 +7,7 @@ text (HighlightedText, Radio labels, escaped chat messages), never as HTML.
 from __future__ import annotations
 
 import html
+import logging
 from dataclasses import asdict
 from typing import Any
 
@@ -96,14 +97,30 @@ class Handlers:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    def index_line(self) -> str:
+        """The page's line about the build being served."""
+        s = self.engine.summary()
+        return (
+            f"Index: {counted(s.articles, 'article')}, {counted(s.sentences, 'sentence')} · model `{s.model}` · "
+            f"built {s.built_at}"
+        )
+
     def highlight(self, citations: list[dict[str, Any]], choice: str | None) -> list[tuple[str, str | None]]:
         """The chosen citation's surrounding text, its sentence marked with its number."""
         if not citations:
             return []
         chosen = next((c for c in citations if str(c["n"]) == choice), citations[0])
-        text = self.engine.article(chosen["article_id"]).text
+        mark = f"[{chosen['n']}]"
+        try:
+            text = self.engine.article(chosen["article_id"]).text
+        except KeyError:
+            text = ""
+        if text[chosen["start"] : chosen["end"]] != chosen["sentence"]:
+            # A build published since this answer dropped or changed the article: the cited
+            # sentence is all that is still known to be true.
+            return [(chosen["sentence"], mark)]
         before, sentence, after = context(text, chosen["start"], chosen["end"])
-        return [(before, None), (sentence, f"[{chosen['n']}]"), (after, None)]
+        return [(before, None), (sentence, mark), (after, None)]
 
     def respond(self, message: str, history: list[dict[str, Any]]) -> tuple[Any, ...]:
         """The chat UI's turn: updated chat, cleared box, sources, context, searched query, state."""
@@ -166,16 +183,14 @@ class Handlers:
 
 def create_app(engine: Engine) -> gr.Blocks:
     """The chat UI and API over one loaded engine."""
-    summary = engine.summary()
     examples = example_questions(a.text for a in engine.index.articles[:500])
     handlers = Handlers(engine)
 
     with gr.Blocks(title="qa: cited answers") as demo:
         gr.Markdown("## qa: answers with their exact source sentences")
-        gr.Markdown(
-            f"Index: {counted(summary.articles, 'article')}, {counted(summary.sentences, 'sentence')} · model `{summary.model}` · "
-            f"built {summary.built_at}"
-        )
+        index_line = gr.Markdown(handlers.index_line(), elem_id="index-line")
+        # The engine follows newly published builds; a page opened later names the one it asks.
+        demo.load(handlers.index_line, None, index_line, api_visibility="private")
         citations_state = gr.State([])
         with gr.Row():
             with gr.Column(scale=3):
@@ -229,6 +244,11 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 def serve(index_dir: str, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None) -> None:
     """Load the index and serve the chat UI and API until interrupted."""
     credentials = parse_auth(auth)
+    # The engine reports each newly published build it serves (or cannot serve) on stderr.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("qa: %(message)s"))
+    logging.getLogger("qa").addHandler(handler)
+    logging.getLogger("qa").setLevel(logging.INFO)
     demo = create_app(Engine(index_dir))
     launch(demo, host, port, credentials)
 
