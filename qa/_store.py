@@ -355,7 +355,7 @@ def collect(root: Path) -> list[str]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                continue  # a reader holds it; the last one to let it go collects it
+                continue  # a reader holds it: the next build, or an engine letting it go, collects it
             try:
                 if folder.name == current_name(root) or os.stat(folder / LEASE).st_ino != os.fstat(fd).st_ino:
                     continue
