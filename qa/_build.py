@@ -24,6 +24,7 @@ from ._store import (
     Manifest,
     StoredIndex,
     build_lock,
+    collect,
     load_index,
     vector_index_kind,
     write_index,
@@ -131,6 +132,9 @@ def build_corpus(
                 tokens=len(data.token_codes),
             )
             write_index(root, data, manifest)
+            if previous is not None:
+                previous.close()  # its tables were copied; its build may now be removed
+            collect(root)  # builds still read by a server are left to the last reader to go
     except QAError:
         raise
     except (OSError, MemoryError, ValueError, RuntimeError) as exc:
@@ -165,16 +169,23 @@ def _chunker(embedder: Embedder, settings: BuildSettings) -> SentenceChunker:
 
 
 def _reusable(root: Path, embedder: Embedder, chunking: dict[str, object]) -> StoredIndex | None:
-    """The current index, if its vectors can be reused: same model, backend, chunking and BM25."""
+    """The current index, if its vectors can be reused: same model, backend, chunking and BM25.
+
+    Only the files a build reuses are read: a damaged FAISS or BM25 file is simply written anew,
+    and any other damaged file makes the build embed everything.
+    """
     try:
-        previous = load_index(root)
+        previous = load_index(root, search=False)
     except QAError:
         return None  # nothing there, or unusable: build everything
     m = previous.manifest
     same = (m.model, m.backend, m.dimensions, m.chunking, m.bm25) == (
         embedder.name, embedder.backend, embedder.dimensions, chunking, _lexical.SETTINGS,
     )  # fmt: skip
-    return previous if same else None
+    if same:
+        return previous
+    previous.close()
+    return None
 
 
 def _index_data(

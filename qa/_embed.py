@@ -150,9 +150,9 @@ class SentenceTransformerEmbedder:
     batch_size = 64
     backend = "torch"
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, *, offline: bool = False) -> None:
         self.name = canonical_model_name(name)
-        self._model = _load(self.name)
+        self._model = _load(self.name, offline)
         dims = self._model.get_embedding_dimension()
         if not dims:
             raise ModelError(
@@ -230,11 +230,32 @@ class SentenceTransformerEmbedder:
         return len(self._tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
 
 
+def require_local(name: str) -> None:
+    """ModelError at once unless model `name` is on this machine: the bundled one, a folder, or
+    in the Hugging Face cache. Checked before torch loads, so an index naming a model this
+    machine lacks fails in a moment instead of after a minute of hub retries."""
+    if name == DEFAULT_MODEL or Path(name).expanduser().exists():
+        return
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(name, local_files_only=True)
+    except Exception as exc:  # not cached, or not even a valid hub name: either way, not here
+        raise ModelError(
+            f"model {name!r} is not on this machine (no such folder, not in the Hugging Face cache), and "
+            "answering questions never downloads one; rebuild the index with a model this machine has "
+            "(`qa build --full --model NAME_OR_FOLDER`, or without --model for the bundled all-MiniLM-L6-v2)"
+        ) from exc
+
+
 @lru_cache(maxsize=4)
-def _load(name: str) -> SentenceTransformer:
+def _load(name: str, offline: bool = False) -> SentenceTransformer:
     # Keep the hub out of it: the bundled model is on disk, and a user who wants a hub
-    # model opts in by naming it (and having a network).
+    # model opts in by naming it (and having a network). `offline` (answering questions)
+    # never goes to the hub.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if offline:
+        require_local(name)
     path: str = str(bundled_model_path()) if name == DEFAULT_MODEL else name
     local = Path(path).expanduser()
     if local.exists():
@@ -245,7 +266,7 @@ def _load(name: str) -> SentenceTransformer:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-        return SentenceTransformer(path, device="cpu", local_files_only=local.exists())
+        return SentenceTransformer(path, device="cpu", local_files_only=offline or local.exists())
     except Exception as exc:  # any load failure (missing path, no network, bad files) is the user's to fix
         raise ModelError(
             f"cannot load embedding model {name!r}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; "
@@ -265,12 +286,13 @@ def _exact_counter(tokenizer: Any) -> Any:
     return counter
 
 
-def load_embedder(name: str | None = None, backend: str = DEFAULT_BACKEND) -> Embedder:
-    """Load the embedding model called `name` (default: bundled all-MiniLM-L6-v2) on `backend`."""
+def load_embedder(name: str | None = None, backend: str = DEFAULT_BACKEND, *, offline: bool = False) -> Embedder:
+    """Load the embedding model called `name` (default: bundled all-MiniLM-L6-v2) on `backend`;
+    `offline`, only from this machine (ModelError at once if it is not here)."""
     if backend == "torch":
-        return SentenceTransformerEmbedder(name)
+        return SentenceTransformerEmbedder(name, offline=offline)
     if backend == "onnx":
-        return OnnxEmbedder(name)
+        return OnnxEmbedder(name, offline=offline)
     raise ModelError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
 
 
@@ -293,11 +315,11 @@ class OnnxEmbedder:
 
     backend = "onnx"
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, *, offline: bool = False) -> None:
         self.name = canonical_model_name(name)
         folder = cache_dir() / "onnx" / _model_key(self.name)
         if not (folder / "meta.json").is_file():
-            _export(self.name, folder)
+            _export(self.name, folder, offline)
         try:
             from tokenizers import Tokenizer
 
@@ -400,8 +422,10 @@ class OnnxEmbedder:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
 
 
-def _export(name: str, folder: Path) -> None:
+def _export(name: str, folder: Path, offline: bool = False) -> None:
     """Export the sentence-transformers model to int8 ONNX in `folder` (see `_onnx_export`)."""
+    if offline:
+        require_local(name)  # before `_onnx_export` imports torch
     from ._onnx_export import export
 
-    export(_load(name), name, folder)  # the torch model, from disk for the bundled one
+    export(_load(name, offline), name, folder)  # the torch model, from disk for the bundled one

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import _lexical, _store
 from ._answer import compose
 from ._conversation import rewrite, term_spans
 from ._embed import Embedder, canonical_model_name, load_embedder
-from ._errors import IndexMismatchError, InvalidQuestionError
-from ._filters import EVERYTHING, ArticleFilters
+from ._errors import IndexMismatchError, InvalidQuestionError, QAError
+from ._filters import EVERYTHING, ArticleFilters, Selection
 from ._ranker import Ranker
 from ._retrieve import Retrieval, Retriever
-from ._types import Answer, Article
+from ._types import Answer, Article, counted
 
 MAX_QUESTION_CHARS = 1000
 _UNDECODABLE = re.compile("[\ud800-\udfff]")
 FOLLOW_UP_BOOST = 0.2  # added to fused chunk scores (0..1) of the articles cited last turn
+# How often a long-lived engine reads CURRENT (one small file) to look for a new build.
+RELOAD_SECONDS = 1.0
+log = logging.getLogger("qa")
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,62 @@ def check_question(question: object) -> str:
     return text
 
 
+@dataclass(eq=False)
+class _Serving:
+    """One loaded build and what searches it; `users` asks hold it, so it is closed only when a
+    newer build has replaced it (`retired`) and the last of them has finished."""
+
+    index: _store.StoredIndex
+    retriever: Retriever
+    by_id: dict[str, Article]
+    users: int = 0
+    retired: bool = False
+    _filters: ArticleFilters | None = field(default=None, repr=False)
+
+    @property
+    def filters(self) -> ArticleFilters:
+        """This build's articles' dates and sources, read when a filter is first asked for
+        (Reuters' 20,000 dates take about 50 ms, which a server without filters need not spend)."""
+        if self._filters is None:
+            self._filters = ArticleFilters(self.index.articles)
+        return self._filters
+
+
+def _expect(
+    root: Path, manifest: _store.Manifest, model: str | None, dimensions: int | None = None, backend: str | None = None
+) -> None:
+    """IndexMismatchError unless the index was built the way it is to be searched."""
+    if model is not None and canonical_model_name(model) != manifest.model:
+        raise IndexMismatchError(
+            f"index {str(root)!r} was built with model {manifest.model!r}, not {model!r}; "
+            f"rebuild it with `qa build --index {root} --model {model}` or leave the model unset"
+        )
+    if backend is not None and backend != manifest.backend:
+        raise IndexMismatchError(
+            f"index {str(root)!r} was built with the {manifest.backend} backend, not {backend}; "
+            f"rebuild it with `qa build --index {root} --backend {backend}`, or restart to serve it"
+        )
+    if manifest.bm25 != _lexical.SETTINGS:
+        raise IndexMismatchError(
+            f"index {str(root)!r} was built with other BM25 settings ({manifest.bm25}); "
+            f"rebuild it with `qa build --index {root}`"
+        )
+    if dimensions is not None and dimensions != manifest.dimensions:
+        raise IndexMismatchError(
+            f"model {manifest.model!r} makes {dimensions}-dimensional vectors but the index holds "
+            f"{manifest.dimensions}; rebuild it with `qa build --index {root}`"
+        )
+
+
 class Engine:
-    """Answers questions from the index at `index_dir` with cited source sentences."""
+    """Answers questions from the index at `index_dir` with cited source sentences.
+
+    A long-lived engine follows the index: at most every `reload_every` seconds an ask reads
+    CURRENT, and when a newer build has been published a background thread loads it and swaps
+    it in. Asks in flight finish on the build they started with; the old build is closed once
+    the last of them finishes, and its folder removed once no process holds it. `None` turns
+    this off (as does pointing at a build folder rather than an index folder).
+    """
 
     def __init__(
         self,
@@ -61,36 +120,117 @@ class Engine:
         *,
         embedder: Embedder | None = None,
         ranker: Ranker | None = None,
+        reload_every: float | None = RELOAD_SECONDS,
     ) -> None:
         root = Path(index_dir)
-        manifest = _store.read_manifest(root)  # cheap checks before the model loads
         wanted = embedder.name if embedder else model
-        if wanted is not None and canonical_model_name(wanted) != manifest.model:
-            raise IndexMismatchError(
-                f"index {str(root)!r} was built with model {manifest.model!r}, not {wanted!r}; "
-                f"rebuild it with `qa build --index {root} --model {wanted}` or leave the model unset"
-            )
-        if manifest.bm25 != _lexical.SETTINGS:
-            raise IndexMismatchError(
-                f"index {str(root)!r} was built with other BM25 settings ({manifest.bm25}); "
-                f"rebuild it with `qa build --index {root}`"
-            )
-        # Queries run on the backend the index was built with, so their vectors match.
-        embedder = embedder or load_embedder(manifest.model, manifest.backend)
-        if embedder.dimensions != manifest.dimensions:
-            raise IndexMismatchError(
-                f"model {manifest.model!r} makes {embedder.dimensions}-dimensional vectors but the index holds "
-                f"{manifest.dimensions}; rebuild it with `qa build --index {root}`"
-            )
-        self.index = _store.load_index(root)
-        self.retriever = Retriever(self.index, embedder, ranker)
-        self._by_id = {a.id: a for a in self.index.articles}
+        # The manifest is checked before any other file is read, and before the model loads.
+        index = _store.load_index(root, check=lambda m: _expect(root, m, wanted))
+        try:
+            # Queries run on the backend the index was built with, so their vectors match; and
+            # only on a model already on this machine (ModelError at once otherwise).
+            embedder = embedder or load_embedder(index.manifest.model, index.manifest.backend, offline=True)
+            _expect(root, index.manifest, None, embedder.dimensions)
+            self._embedder, self._ranker, self._root = embedder, ranker, root
+            self._serving = _Serving(index, Retriever(index, embedder, ranker), {a.id: a for a in index.articles})
+        except BaseException:
+            index.close()
+            raise
+        self._reload_every = reload_every if index.name is not None else None
+        self._next_poll = time.monotonic() + (reload_every or 0.0)
+        self._lock = threading.Lock()  # guards `_serving` and its users count
+        self._reloading = threading.Lock()  # one load at a time, so builds are served in order
+        self._failed: str | None = None  # a build that could not be loaded; not tried again
 
-    @cached_property
+    @property
+    def index(self) -> _store.StoredIndex:
+        """The build being served now."""
+        return self._serving.index
+
+    @property
+    def retriever(self) -> Retriever:
+        """The retriever over the build being served now."""
+        return self._serving.retriever
+
+    def refresh(self) -> bool:
+        """Serve the build CURRENT names now, if it is not the one served; whether it swapped.
+
+        Raises QAError if that build cannot be served (damaged, or made with another model or
+        backend); the build served so far then stays.
+        """
+        with self._reloading:
+            return self._refresh()
+
+    def _refresh(self) -> bool:
+        served = self._serving.index.manifest
+        index = _store.load_index(
+            self._root, check=lambda m: _expect(self._root, m, served.model, served.dimensions, served.backend)
+        )
+        if index.name == self._serving.index.name:
+            index.close()
+            return False
+        try:
+            serving = _Serving(index, Retriever(index, self._embedder, self._ranker), {a.id: a for a in index.articles})
+        except BaseException:
+            index.close()
+            raise
+        with self._lock:
+            old, self._serving = self._serving, serving
+            old.retired = True
+        self._let_go(old, hold=False)
+        log.info("serving build %s (%s) from %s", index.name, counted(index.manifest.articles, "article"), self._root)
+        return True
+
+    def _poll(self) -> None:
+        """Start loading a newly published build, if it is time to look and none is loading."""
+        now = time.monotonic()
+        if self._reload_every is None or now < self._next_poll:
+            return
+        self._next_poll = now + self._reload_every
+        try:
+            name = _store.current_name(self._root)
+        except QAError:
+            return  # the index folder is being replaced or is gone: keep serving what is loaded
+        if name in (self._serving.index.name, self._failed) or not self._reloading.acquire(blocking=False):
+            return
+        threading.Thread(target=self._reload_in_background, args=(name,), name="qa-reload", daemon=True).start()
+
+    def _reload_in_background(self, name: str) -> None:
+        try:
+            self._refresh()
+        except QAError as exc:
+            self._failed = name
+            log.warning("cannot serve the new build %s: %s; still serving %s", name, exc, self._serving.index.name)
+        finally:
+            self._reloading.release()
+
+    def _hold(self) -> _Serving:
+        self._poll()
+        with self._lock:
+            serving = self._serving
+            serving.users += 1
+        return serving
+
+    def _let_go(self, serving: _Serving, hold: bool = True) -> None:
+        with self._lock:
+            serving.users -= int(hold)
+            done = serving.retired and serving.users == 0
+        if done:
+            serving.index.close()
+            _store.collect(self._root)  # its folder, unless another process still reads it
+
+    def close(self) -> None:
+        """Stop following the index and let its build go, so it can be removed once no other
+        process reads it."""
+        self._reload_every = None
+        with self._reloading, self._lock:
+            self._serving.retired = True
+        self._let_go(self._serving, hold=False)
+
+    @property
     def filters(self) -> ArticleFilters:
-        """The articles' dates and sources, read when a filter is first asked for (Reuters'
-        20,000 dates take about 50 ms, which a server without filters need not spend)."""
-        return ArticleFilters(self.index.articles)
+        """The dates and sources of the build served now (see `_Serving.filters`)."""
+        return self._serving.filters
 
     def ask(
         self,
@@ -134,26 +274,38 @@ class Engine:
             raise InvalidQuestionError("top must be between 1 and 20")
         earlier = [check_question(q) for q in history]
         filtered = any(value is not None for value in (since, until, sources, recency_days))
-        select = self.filters.select(since, until, sources, recency_days) if filtered else EVERYTHING
+        serving = self._hold()
+        try:
+            # A selection is rows of one build's articles: it is made from the build this ask holds.
+            select = serving.filters.select(since, until, sources, recency_days) if filtered else EVERYTHING
+            return self._answer(serving.retriever, text, earlier, top, depth, select)
+        finally:
+            self._let_go(serving)
+
+    @staticmethod
+    def _answer(
+        retriever: Retriever, text: str, earlier: list[str], top: int, depth: int, select: Selection
+    ) -> tuple[Answer, Retrieval]:
+        # Both searches of a follow-up run on one build, the one this ask holds.
         query = rewrite(text, earlier)
         boost: dict[str, float] = {}
         context: frozenset[str] = frozenset()
         focus = None
         if query != text:
             # The articles the previous turn cited stay in play for its follow-up.
-            previous = self.retriever.search(rewrite(earlier[-1], earlier[:-1]), limit=top, select=select)
+            previous = retriever.search(rewrite(earlier[-1], earlier[:-1]), limit=top, select=select)
             boost = {hit.article.id: FOLLOW_UP_BOOST for hit in previous.hits}
             # Only a story the previous turn answered from vouches for the follow-up's answer.
             answered = compose(earlier[-1], previous.query, previous.hits, top=top)
             context = frozenset(c.article_id for c in answered.citations)
             # Carried terms find the article; a follow-up with words of its own picks the sentence by them.
             focus = term_spans(text) or None
-        retrieval = self.retriever.search(query, boost=boost, limit=max(top, depth), focus=focus, select=select)
+        retrieval = retriever.search(query, boost=boost, limit=max(top, depth), focus=focus, select=select)
         return compose(text, retrieval.query, retrieval.hits, top=top, context=context), retrieval
 
     def article(self, article_id: str) -> Article:
-        """The article with id `article_id` (KeyError if absent)."""
-        return self._by_id[article_id]
+        """The article with id `article_id` in the build served now (KeyError if absent)."""
+        return self._serving.by_id[article_id]
 
     def summary(self) -> IndexSummary:
         """Counts and build facts of the loaded index."""

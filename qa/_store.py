@@ -3,10 +3,17 @@
 This is the only module that imports faiss. Layout::
 
     index/
-      CURRENT            name of the build in use (replaced atomically)
-      builds/<id>/       one complete build: manifest.json, articles.jsonl, *.npy,
-                         chunks.faiss, bm25_* folders
-      builds/.tmp-<id>/  a build in progress; never read, removed by the next build
+      CURRENT              name of the build in use (replaced atomically)
+      builds/<id>/         one complete build: manifest.json, articles.jsonl, *.npy,
+                           chunks.faiss, bm25_* folders, and .lease
+      builds/.tmp-<id>/    a build in progress; never read, removed by the next build
+      builds/.trash-<id>/  a released build being removed; never read
+
+Readers and the collector meet at each build's `.lease` (see docs/live-reload.md): a reader
+holds a shared flock on it from before it opens the build's first file until it lets the build
+go; the collector removes a build that CURRENT no longer names only while it holds the lease
+exclusively, and renames the folder away before deleting it. So no process ever opens a file of
+a build that is being removed, and a build some process reads is never removed under it.
 """
 
 from __future__ import annotations
@@ -17,17 +24,18 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import faiss
 import numpy as np
 
 from . import _lexical
-from ._errors import BuildError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from ._errors import BuildError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError
 from ._late import Projection
 from ._types import Article
 
@@ -37,6 +45,11 @@ FORMAT_VERSION = 5
 CURRENT = "CURRENT"
 BUILDS = "builds"
 TMP_PREFIX = ".tmp-"
+TRASH_PREFIX = ".trash-"
+LEASE = ".lease"
+# A loader that finds CURRENT's build collected under it (a newer one was published meanwhile)
+# reads CURRENT again; each retry follows a whole publication, so a few are plenty.
+RESOLVE_ATTEMPTS = 20
 _BM25_PARTS = ("chunks", "sentences", "windows")
 # Chunk search is exact up to this many chunks, then HNSW: exact search costs a full scan per
 # question, about 15 ms at 100k chunks on 2 cores, against 2 ms for HNSW (benchmarks/faiss_curve.py).
@@ -44,6 +57,7 @@ EXACT_LIMIT = 100_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 256
+T = TypeVar("T")
 
 
 def vector_index_kind(chunks: int) -> str:
@@ -119,10 +133,17 @@ class IndexData:
 
 
 class StoredIndex:
-    """A loaded index: articles, sentence and chunk tables, vectors, FAISS and BM25."""
+    """A loaded index: articles, sentence and chunk tables, vectors, FAISS and BM25.
 
-    def __init__(self, path: Path, manifest: Manifest, data: IndexData) -> None:
+    It holds its build's lease until `close` (or until it is garbage-collected), so no
+    collector removes the build while it is in use.
+    """
+
+    def __init__(
+        self, path: Path, manifest: Manifest, data: IndexData, vector_index: Any, lease: Lease | None = None
+    ) -> None:
         self.path = path
+        self.name = lease.name if lease else None  # the build CURRENT named, if loaded through it
         self.manifest = manifest
         self.articles = data.articles
         self.sentences = data.sentences
@@ -137,10 +158,13 @@ class StoredIndex:
         self.sentence_types = data.sentence_types
         self.sentence_groups = data.sentence_groups
         self.copies = _copies(data.sentence_groups, data.sentences[:, 0])
-        self._faiss = faiss.read_index(str(path / "chunks.faiss"))
-        _tune(self._faiss)
-        if self._faiss.ntotal != len(self.chunks) or self._faiss.d != manifest.dimensions:
-            raise IndexCorruptError(f"{path}: chunks.faiss does not match the manifest; rebuild with `qa build`")
+        self._faiss = vector_index
+        self._lease = lease
+
+    def close(self) -> None:
+        """Let the build go: a collector may remove its folder once no other reader holds it."""
+        if self._lease is not None:
+            self._lease.release()
 
     def search_chunks(
         self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -201,11 +225,101 @@ def build_lock(root: Path) -> Iterator[None]:
         yield
 
 
+class Lease:
+    """A shared flock on one build's `.lease`: while any process holds one, no collector
+    removes that build. Released by `release`, or when the lease is garbage-collected."""
+
+    def __init__(self, folder: Path, name: str | None, fd: int | None) -> None:
+        self.folder, self.name = folder, name
+        self._fd = fd
+        # A StoredIndex dropped without `close` still lets its build go.
+        self._finalizer = weakref.finalize(self, os.close, fd) if fd is not None else None
+
+    def release(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+
+
+def _open_lease(folder: Path) -> int | None:
+    """A file descriptor of `folder`'s lease, created if an older build has none; None where
+    nothing can be created (a read-only index folder, which no collector can change either)."""
+    try:
+        return os.open(folder / LEASE, os.O_RDONLY | os.O_CREAT, 0o644)
+    except (FileNotFoundError, NotADirectoryError):
+        raise
+    except OSError:
+        return None
+
+
+def acquire(root: Path) -> Lease:
+    """Resolve the build `root` points at once, and hold it: `root` itself if it is a build
+    folder, else the one CURRENT names. Every file the caller then reads comes from that folder."""
+    if (root / "manifest.json").is_file():
+        return Lease(root, None, _shared(root))
+    for _ in range(RESOLVE_ATTEMPTS):
+        name = current_name(root)
+        folder = root / BUILDS / name
+        try:
+            fd = _open_lease(folder)
+        except FileNotFoundError:
+            if current_name(root) == name:
+                raise IndexCorruptError(
+                    f"{root}/CURRENT names build {name!r}, which is missing; rebuild with `qa build --index {root}`"
+                ) from None
+            continue  # collected after a newer build was published: follow CURRENT again
+        if fd is None:
+            return Lease(folder, name, None)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        try:
+            # A collector renames a build away while it holds the lease exclusively; the lease
+            # just taken is that build's only if its file is still where CURRENT led.
+            held = os.stat(folder / LEASE).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            held = False
+        if held:
+            if not (folder / "manifest.json").is_file():
+                os.close(fd)
+                raise IndexCorruptError(
+                    f"{folder}/manifest.json is missing, so that build is incomplete; rebuild with `qa build --index {root}`"
+                )
+            return Lease(folder, name, fd)
+        os.close(fd)
+    raise IndexCorruptError(
+        f"{root}/CURRENT changed {RESOLVE_ATTEMPTS} times while it was being read; "
+        "wait for the builds writing it to finish, then try again"
+    )
+
+
+def _shared(folder: Path) -> int | None:
+    fd = _open_lease(folder)
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+def current_name(root: Path) -> str:
+    """The name of the build CURRENT names (IndexNotFoundError if there is no index)."""
+    try:
+        name = (root / CURRENT).read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        raise IndexNotFoundError(
+            f"no index in {str(root)!r}; build one with `qa build --index {root}` (or `make run`)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(
+            f"{root}/CURRENT is unreadable ({exc}); rebuild with `qa build --index {root}`"
+        ) from exc
+    if not name or "/" in name or name.startswith("."):
+        raise IndexCorruptError(f"{root}/CURRENT does not name a build; rebuild with `qa build --index {root}`")
+    return name
+
+
 def write_index(root: Path, data: IndexData, manifest: Manifest) -> Path:
     """Write a complete build next to the current one, then make it current atomically.
 
     Until the final rename of CURRENT nothing the loader reads changes, so a build that
-    fails or is killed leaves the previous index serving. Call under `build_lock`.
+    fails or is killed leaves the previous index serving. Older builds are left for `collect`.
+    Call under `build_lock`.
     """
     builds = root / BUILDS
     builds.mkdir(parents=True, exist_ok=True)
@@ -216,23 +330,70 @@ def write_index(root: Path, data: IndexData, manifest: Manifest) -> Path:
     tmp.mkdir()
     try:
         _write_files(tmp, data, manifest)
-        final = builds / name
-        os.rename(tmp, final)
-        pointer = root / (CURRENT + ".tmp")
-        pointer.write_text(name + "\n")
-        with open(pointer) as handle:
-            os.fsync(handle.fileno())
-        os.replace(pointer, root / CURRENT)
+        # Held from before the new build appears under its name until CURRENT names it, so a
+        # collector that read CURRENT just before the swap cannot take it for an old build.
+        lease = Lease(tmp, name, _shared(tmp))
+        try:
+            final = builds / name
+            os.rename(tmp, final)
+            pointer = root / (CURRENT + ".tmp")
+            pointer.write_text(name + "\n")
+            with open(pointer) as handle:
+                os.fsync(handle.fileno())
+            os.replace(pointer, root / CURRENT)
+        finally:
+            lease.release()
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for old in builds.iterdir():
-        if old.name != name and not old.name.startswith("."):
-            shutil.rmtree(old, ignore_errors=True)
     return final
 
 
+def collect(root: Path) -> list[str]:
+    """Remove every build that CURRENT no longer names and no process holds; their names.
+
+    Safe to call from any process at any time: a build is removed only while its lease is held
+    exclusively and CURRENT, read under that lock, names another build.
+    """
+    builds = root / BUILDS
+    removed: list[str] = []
+    try:
+        folders = sorted(builds.iterdir())
+    except OSError:
+        return removed
+    for folder in folders:
+        if folder.name.startswith(TRASH_PREFIX):
+            shutil.rmtree(folder, ignore_errors=True)  # a collector stopped mid-removal
+        if folder.name.startswith(".") or not folder.is_dir():
+            continue
+        try:
+            fd = os.open(folder / LEASE, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError:
+            continue  # gone already, or not ours to remove
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a reader holds it: the next build, or an engine letting it go, collects it
+            try:
+                if folder.name == current_name(root) or os.stat(folder / LEASE).st_ino != os.fstat(fd).st_ino:
+                    continue
+            except (QAError, OSError):
+                continue  # no readable CURRENT: remove nothing
+            trash = builds / (TRASH_PREFIX + folder.name)
+            try:
+                os.rename(folder, trash)
+            except OSError:
+                continue
+            shutil.rmtree(trash, ignore_errors=True)
+            removed.append(folder.name)
+        finally:
+            os.close(fd)
+    return removed
+
+
 def _write_files(folder: Path, data: IndexData, manifest: Manifest) -> None:
+    (folder / LEASE).touch()
     with open(folder / "articles.jsonl", "w", encoding="utf-8") as out:
         for article in data.articles:
             out.write(json.dumps(asdict(article), ensure_ascii=False) + "\n")
@@ -259,33 +420,50 @@ def _write_files(folder: Path, data: IndexData, manifest: Manifest) -> None:
 
 
 def resolve(root: Path) -> Path:
-    """The build folder `root` points at: itself if it is one, else the one CURRENT names."""
-    if (root / "manifest.json").is_file():
-        return root
-    pointer = root / CURRENT
-    if not pointer.is_file():
-        raise IndexNotFoundError(f"no index in {str(root)!r}; build one with `qa build --index {root}` (or `make run`)")
-    folder = root / BUILDS / pointer.read_text().strip()
-    if not (folder / "manifest.json").is_file():
-        raise IndexCorruptError(f"{root}/CURRENT names a build that is missing; rebuild with `qa build --index {root}`")
-    return folder
+    """The build folder `root` points at now: itself if it is one, else the one CURRENT names."""
+    lease = acquire(root)
+    lease.release()
+    return lease.folder
 
 
 def read_manifest(root: Path) -> Manifest:
     """The manifest of the index at `root`, checked for this version of `qa`."""
-    folder = resolve(root)
+    lease = acquire(root)
     try:
-        raw = json.loads((folder / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise IndexCorruptError(
-            f"{folder}/manifest.json is unreadable ({exc}); rebuild with `qa build --index {root}`"
-        ) from exc
-    version = raw.get("format_version") if isinstance(raw, dict) else None
+        return _manifest(root, lease.folder)
+    finally:
+        lease.release()
+
+
+# Field types a manifest must have; anything else is a damaged file, not a setting to compare.
+_MANIFEST_TYPES: dict[str, type | tuple[type, ...]] = {
+    "format_version": int, "model": str, "backend": str, "dimensions": int, "chunking": dict, "bm25": dict,
+    "corpus_hash": str, "articles": int, "sentences": int, "chunks": int, "built_at": str,
+    "build_seconds": (int, float), "vector_index": str, "tokens": int,
+}  # fmt: skip
+
+
+def _manifest(root: Path, folder: Path) -> Manifest:
+    path = folder / "manifest.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(f"{path} is unreadable ({exc}); rebuild with `qa build --index {root}`") from exc
+    if not isinstance(raw, dict):
+        raise IndexCorruptError(f"{path} is not a manifest (a JSON object); rebuild with `qa build --index {root}`")
+    version = raw.get("format_version")
     if version != FORMAT_VERSION:
         raise IndexMismatchError(
             f"index {str(root)!r} has format version {version!r} but this qa reads version {FORMAT_VERSION}; "
             f"rebuild it with `qa build --index {root}`"
         )
+    for key, value in raw.items():
+        wanted = _MANIFEST_TYPES.get(key)
+        if wanted is not None and (not isinstance(value, wanted) or isinstance(value, bool)):
+            raise IndexCorruptError(
+                f"{path}: {key} is {value!r}, not a {getattr(wanted, '__name__', 'number')}; "
+                f"rebuild with `qa build --index {root}`"
+            )
     try:
         return Manifest(**raw)
     except TypeError as exc:
@@ -294,54 +472,99 @@ def read_manifest(root: Path) -> Manifest:
         ) from exc
 
 
-def load_index(root: Path) -> StoredIndex:
-    """Load the current build under `root`, checking every file against the manifest."""
-    manifest = read_manifest(root)
-    folder = resolve(root)
+def _read(root: Path, path: Path, reader: Callable[[Path], T]) -> T:
+    """`reader(path)`, any failure of which means the file is damaged: an IndexCorruptError naming it."""
     try:
-        articles = [Article(**json.loads(line)) for line in (folder / "articles.jsonl").open(encoding="utf-8")]
-        data = IndexData(
-            articles=articles,
-            sentences=np.load(folder / "sentences.npy"),
-            chunks=np.load(folder / "chunks.npy"),
-            sentence_vectors=np.load(folder / "sentence_vectors.npy"),
-            chunk_vectors=np.load(folder / "chunk_vectors.npy"),
-            bm25={part: _lexical.load(folder / f"bm25_{part}") for part in _BM25_PARTS},
-            sentence_tokens=np.load(folder / "sentence_tokens.npy"),
-            # Memory-mapped: a question reads the tokens of a few dozen sentences. Seen as a plain
-            # array, so each slice skips np.memmap's per-slice bookkeeping.
-            token_codes=np.asarray(np.load(folder / "token_codes.npy", mmap_mode="r")),
-            token_scale=np.load(folder / "token_scale.npy"),
-            projection=Projection(np.load(folder / "token_mean.npy"), np.load(folder / "token_projection.npy")),
-            sentence_types=np.load(folder / "sentence_types.npy"),
-            sentence_groups=np.load(folder / "sentence_groups.npy"),
-        )
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+        return reader(path)
+    except Exception as exc:  # numpy, FAISS and bm25s each fail their own way on a damaged file
+        detail = str(exc).splitlines()[0] if str(exc) else ""
         raise IndexCorruptError(
-            f"index {str(root)!r} is incomplete or damaged ({exc}); rebuild it with `qa build --index {root}`"
+            f"{path} is unreadable ({type(exc).__name__}: {detail}); rebuild with `qa build --index {root}`"
         ) from exc
+
+
+def _articles(path: Path) -> list[Article]:
+    with path.open(encoding="utf-8") as lines:
+        return [Article(**json.loads(line)) for line in lines]
+
+
+def load_index(root: Path, *, search: bool = True, check: Callable[[Manifest], None] | None = None) -> StoredIndex:
+    """Load the build `root` points at, resolved once, checking every file against the manifest.
+
+    `check` sees the manifest before any other file is read (and may raise). Without `search`,
+    only what a build reuses is read (articles, tables, vectors, token codes and projection), so
+    a build over a damaged FAISS or BM25 file still reuses the vectors.
+    """
+    lease = acquire(root)
+    try:
+        return _load(root, lease, search, check)
+    except BaseException:
+        lease.release()
+        raise
+
+
+def _load(root: Path, lease: Lease, search: bool, check: Callable[[Manifest], None] | None) -> StoredIndex:
+    folder = lease.folder
+    manifest = _manifest(root, folder)
+    if check is not None:
+        check(manifest)
+
+    def npy(name: str, mmap: bool = False) -> np.ndarray:
+        # Memory-mapped token codes: a question reads the tokens of a few dozen sentences. Seen
+        # as a plain array, so each slice skips np.memmap's per-slice bookkeeping.
+        return _read(root, folder / name, lambda p: np.asarray(np.load(p, mmap_mode="r" if mmap else None)))
+
+    data = IndexData(
+        articles=_read(root, folder / "articles.jsonl", _articles),
+        sentences=npy("sentences.npy"),
+        chunks=npy("chunks.npy"),
+        sentence_vectors=npy("sentence_vectors.npy"),
+        chunk_vectors=npy("chunk_vectors.npy"),
+        bm25={part: _read(root, folder / f"bm25_{part}", _lexical.load) for part in _BM25_PARTS} if search else {},
+        sentence_tokens=npy("sentence_tokens.npy"),
+        token_codes=npy("token_codes.npy", mmap=True),
+        token_scale=npy("token_scale.npy"),
+        projection=Projection(npy("token_mean.npy"), npy("token_projection.npy")),
+        sentence_types=npy("sentence_types.npy") if search else np.zeros(manifest.sentences, dtype=np.uint16),
+        sentence_groups=npy("sentence_groups.npy") if search else np.arange(manifest.sentences, dtype=np.int64),
+    )
+    _check(root, folder, manifest, data)
+    vector_index = None
+    if search:
+        path = folder / "chunks.faiss"
+        vector_index = _read(root, path, lambda p: faiss.read_index(str(p)))
+        if vector_index.ntotal != manifest.chunks or vector_index.d != manifest.dimensions:
+            raise IndexCorruptError(f"{path} does not match the manifest; rebuild with `qa build --index {root}`")
+        _tune(vector_index)
+    return StoredIndex(folder, manifest, data, vector_index, lease)
+
+
+def _check(root: Path, folder: Path, manifest: Manifest, data: IndexData) -> None:
+    """Every table's shape against the manifest, naming the file that disagrees."""
+    tokens, matrix, groups = data.sentence_tokens, data.projection.matrix, data.sentence_groups
+    dims = matrix.shape[1] if matrix.ndim == 2 else None
     expected = {
-        "articles": (len(data.articles), manifest.articles),
-        "sentences": (len(data.sentences), manifest.sentences),
-        "chunks": (len(data.chunks), manifest.chunks),
-        "sentence vectors": (data.sentence_vectors.shape, (manifest.sentences, manifest.dimensions)),
-        "chunk vectors": (data.chunk_vectors.shape, (manifest.chunks, manifest.dimensions)),
-        "token offsets": (
-            (data.sentence_tokens.shape, int(data.sentence_tokens[-1]) if len(data.sentence_tokens) else None),
+        "token_projection.npy": ((matrix.ndim, matrix.shape[0] if matrix.ndim else None), (2, manifest.dimensions)),
+        "articles.jsonl": (len(data.articles), manifest.articles),
+        "sentences.npy": (data.sentences.shape, (manifest.sentences, 3)),
+        "chunks.npy": (data.chunks.shape, (manifest.chunks, 3)),
+        "sentence_vectors.npy": (data.sentence_vectors.shape, (manifest.sentences, manifest.dimensions)),
+        "chunk_vectors.npy": (data.chunk_vectors.shape, (manifest.chunks, manifest.dimensions)),
+        "sentence_tokens.npy": (
+            (tokens.shape, int(tokens[-1]) if tokens.ndim == 1 and len(tokens) else None),
             ((manifest.sentences + 1,), manifest.tokens),
         ),
-        "token vectors": (data.token_codes.shape, (manifest.tokens, data.projection.dims)),
-        "token scales": (data.token_scale.shape, (manifest.tokens,)),
-        "token projection": (data.projection.mean.shape, (manifest.dimensions,)),
-        "sentence types": (data.sentence_types.shape, (manifest.sentences,)),
-        "sentence groups": (
-            (data.sentence_groups.shape, bool((data.sentence_groups <= np.arange(len(data.sentence_groups))).all())),
+        "token_codes.npy": (data.token_codes.shape, (manifest.tokens, dims)),
+        "token_scale.npy": (data.token_scale.shape, (manifest.tokens,)),
+        "token_mean.npy": (data.projection.mean.shape, (manifest.dimensions,)),
+        "sentence_types.npy": (data.sentence_types.shape, (manifest.sentences,)),
+        "sentence_groups.npy": (
+            (groups.shape, groups.ndim == 1 and bool((groups <= np.arange(len(groups))).all())),
             ((manifest.sentences,), True),
         ),
     }
-    for what, (found, wanted) in expected.items():
+    for name, (found, wanted) in expected.items():
         if found != wanted:
             raise IndexMismatchError(
-                f"index {str(root)!r}: {what} {found} do not match the manifest's {wanted}; rebuild it with `qa build --index {root}`"
+                f"{folder / name}: {found} does not match the manifest's {wanted}; rebuild it with `qa build --index {root}`"
             )
-    return StoredIndex(folder, manifest, data)

@@ -105,14 +105,32 @@ class Handlers:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    def index_line(self) -> str:
+        """The page's line about the build being served."""
+        s = self.engine.summary()
+        filters = self.engine.filters
+        dated = f" · {filters.date_range()}" if filters.dated else ""
+        return (
+            f"Index: {counted(s.articles, 'article')}, {counted(s.sentences, 'sentence')}{dated} · "
+            f"model `{s.model}` · built {s.built_at}"
+        )
+
     def highlight(self, citations: list[dict[str, Any]], choice: str | None) -> list[tuple[str, str | None]]:
         """The chosen citation's surrounding text, its sentence marked with its number."""
         if not citations:
             return []
         chosen = next((c for c in citations if str(c["n"]) == choice), citations[0])
-        text = self.engine.article(chosen["article_id"]).text
+        mark = f"[{chosen['n']}]"
+        try:
+            text = self.engine.article(chosen["article_id"]).text
+        except KeyError:
+            text = ""
+        if text[chosen["start"] : chosen["end"]] != chosen["sentence"]:
+            # A build published since this answer dropped or changed the article: the cited
+            # sentence is all that is still known to be true.
+            return [(chosen["sentence"], mark)]
         before, sentence, after = context(text, chosen["start"], chosen["end"])
-        return [(before, None), (sentence, f"[{chosen['n']}]"), (after, None)]
+        return [(before, None), (sentence, mark), (after, None)]
 
     def respond(
         self,
@@ -242,17 +260,14 @@ def rejected(endpoint: str, exc: QAError) -> Exception:
 def create_app(engine: Engine, *, concurrency: int = CONCURRENCY, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
     """The chat UI and API over one loaded engine; `concurrency` answers run at once and
     `queue_size` more may wait (benchmarks/load.py varies them)."""
-    summary = engine.summary()
     examples = example_questions(a.text for a in engine.index.articles[:500])
     handlers = Handlers(engine)
 
     with gr.Blocks(title="qa: cited answers") as demo:
         gr.Markdown("## qa: answers with their exact source sentences")
-        dated = f" · {engine.filters.date_range()}" if engine.filters.dated else ""
-        gr.Markdown(
-            f"Index: {counted(summary.articles, 'article')}, {counted(summary.sentences, 'sentence')}{dated} · "
-            f"model `{summary.model}` · built {summary.built_at}"
-        )
+        index_line = gr.Markdown(handlers.index_line(), elem_id="index-line")
+        # The engine follows newly published builds; a page opened later names the one it asks.
+        demo.load(handlers.index_line, None, index_line, api_visibility="private")
         citations_state = gr.State([])
         with gr.Row():
             with gr.Column(scale=3):
@@ -325,10 +340,14 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 def serve(index_dir: str, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None) -> None:
     """Load the index and serve the chat UI and API until interrupted."""
     credentials = parse_auth(auth)
-    if not log.handlers:  # rejected requests, one line each, beside the server's own messages
+    # One line each on stderr: refused requests, and each newly published build the engine
+    # serves (or cannot serve).
+    qa_log = logging.getLogger("qa")
+    if not qa_log.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s qa serve: %(message)s", "%Y-%m-%d %H:%M:%S"))
-        log.addHandler(handler)
+        qa_log.addHandler(handler)
+        qa_log.setLevel(logging.INFO)
     demo = create_app(Engine(index_dir))
     launch(demo, host, port, credentials)
 
