@@ -5,10 +5,8 @@ from __future__ import annotations
 import html
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -23,6 +21,7 @@ from gradio_client import Client
 from qa import Engine, QAError, build_index
 from qa._gradio import gr  # as the app imports it, so the tests run what users run
 from qa.app import Handlers, create_app, launch, parse_auth, user_questions
+from tests._http import free_port, plain_call, post, wait_until_up
 from tests.conftest import ACME, PLANET, ROOT, FakeEmbedder
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,12 +33,6 @@ ARTIFACTS = ROOT / "test-artifacts"
 FIRST = "What did Grushko say Moscow will seek?"
 FOLLOW_UP = "Which outlet did he tell that to?"
 IZVESTIA = "Grushko told Russian media outlet Izvestia."
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -198,16 +191,8 @@ def test_gradio_client_ask_and_two_turn_chat(server: str) -> None:
 
 
 def test_plain_http_call_and_event_stream(server: str) -> None:
-    body = json.dumps({"data": ["what guarantees did Russia demand?", 3]}).encode()
-    request = urllib.request.Request(
-        server + "gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        event_id = json.loads(response.read())["event_id"]
-    with urllib.request.urlopen(f"{server}gradio_api/call/ask/{event_id}", timeout=60) as stream:
-        lines = stream.read().decode().splitlines()
-    assert "event: complete" in lines
-    data = json.loads(lines[lines.index("event: complete") + 1].removeprefix("data: "))
+    event, data = plain_call(server, "ask", ["what guarantees did Russia demand?", 3])
+    assert event == "complete"
     answer = data[0]
     assert set(answer) >= {"answer", "citations", "abstained", "query"}
     assert any("ironclad security guarantees" in c["sentence"] for c in answer["citations"])
@@ -239,15 +224,9 @@ def test_api_filters_by_date_and_source(dated_server: str) -> None:
     with pytest.raises(Exception, match="since: date 'soon' is not understood"):
         client.predict(ACME, [], api_name="/chat", since="soon")
     # Plain HTTP posts every input, the filters included, in the order of the signature.
-    body = json.dumps({"data": [ACME, 2, "2025-01-01", None, ["DAILY PLANET"], None]}).encode()
-    request = urllib.request.Request(
-        dated_server + "gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        event_id = json.loads(response.read())["event_id"]
-    with urllib.request.urlopen(f"{dated_server}gradio_api/call/ask/{event_id}", timeout=60) as stream:
-        lines = stream.read().decode().splitlines()
-    answer = json.loads(lines[lines.index("event: complete") + 1].removeprefix("data: "))[0]
+    event, data = plain_call(dated_server, "ask", [ACME, 2, "2025-01-01", None, ["DAILY PLANET"], None])
+    assert event == "complete"
+    answer = data[0]
     assert [c["article_id"] for c in answer["citations"]] == ["planet.md", "planet.md"]
 
 
@@ -366,25 +345,6 @@ def test_browser_filters_and_shows_citation_dates(dated_server: str, browser: An
 # Plain HTTP as a curl user writes it, against `qa serve` in its own process.
 
 
-def post(url: str, payload: object) -> Any:
-    request = urllib.request.Request(
-        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
-
-
-def plain_call(base: str, endpoint: str, data: list[Any]) -> tuple[str, Any]:
-    """POST /gradio_api/call/<endpoint>, then read its event stream: (event, parsed data)."""
-    event_id = post(f"{base}gradio_api/call/{endpoint}", {"data": data})["event_id"]
-    with urllib.request.urlopen(f"{base}gradio_api/call/{endpoint}/{event_id}", timeout=60) as stream:
-        lines = stream.read().decode().splitlines()
-    event = next(
-        line.removeprefix("event: ") for line in lines if line.startswith("event: ") and "heartbeat" not in line
-    )
-    return event, json.loads(lines[lines.index(f"event: {event}") + 1].removeprefix("data: "))
-
-
 @pytest.fixture(scope="module")
 def served(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
     """`qa serve` as users start it: (url, its stderr file, Gradio's temporary folder)."""
@@ -397,15 +357,7 @@ def served(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=folder)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=5).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"qa serve did not start: {stderr.read_text()}")
-                time.sleep(0.3)
+        wait_until_up(url, process, stderr.read_text)
         yield url, stderr, uploads
     finally:
         process.terminate()

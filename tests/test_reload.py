@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,8 +19,8 @@ import pytest
 from qa import Engine, IndexCorruptError, ModelError, QAError, build_index
 from qa._embed import load_embedder
 from qa._store import BUILDS, collect, current_name, load_index, resolve
+from tests._http import free_port, plain_call, wait_until_up
 from tests.conftest import FakeEmbedder
-from tests.test_app import free_port
 from tests.test_cli import qa
 
 # Each round publishes an article about a town no earlier build mentions.
@@ -154,17 +153,10 @@ def test_a_build_in_use_is_kept_until_the_engine_lets_it_go(seed_corpus: Path, t
 
 
 def ask_http(url: str, question: str) -> dict[str, object]:
-    body = json.dumps({"data": [question, 3]}).encode()
-    request = urllib.request.Request(
-        url + "gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=120) as response:
-        event_id = json.loads(response.read())["event_id"]
-    with urllib.request.urlopen(f"{url}gradio_api/call/ask/{event_id}", timeout=120) as stream:
-        lines = stream.read().decode().splitlines()
-    if "event: complete" not in lines:
-        raise RuntimeError(f"{question!r}: {lines}")
-    answer: dict[str, object] = json.loads(lines[lines.index("event: complete") + 1].removeprefix("data: "))[0]
+    event, data = plain_call(url, "ask", [question, 3], timeout=120)
+    if event != "complete":
+        raise RuntimeError(f"{question!r}: {event} {data}")
+    answer: dict[str, object] = data[0]
     return answer
 
 
@@ -182,14 +174,7 @@ def test_qa_serve_follows_qa_build_under_concurrent_clients(seed_corpus: Path, t
             stderr=err,
         )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=5).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, log.read_text()
-                time.sleep(0.3)
+        wait_until_up(url, server, log.read_text)
         failures: list[str] = []
         answered = [0]
 
