@@ -294,6 +294,28 @@ def test_browser_chat_with_follow_up_and_highlighted_source(server: str, browser
     page.close()
 
 
+def test_browser_markup_question_shows_as_typed_and_the_next_turn_works(server: str, browser: Any) -> None:
+    # 900 characters as typed, over the 1,000-character limit once escaped: the chat must keep
+    # the question the user typed, show it as text, and answer the turn after it.
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server)
+    marked = "Did Grushko say <b>this</b> & <i>that</i>? " * 20
+    assert len(marked.strip()) <= 1000 < len(html.escape(marked.strip()))
+    page.fill("#question textarea", marked.strip())
+    page.click("#ask")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#chat .message')].some(m => m.innerText.includes('<b>this</b> & <i>that</i>'))",
+        timeout=60_000,
+    )
+    assert page.locator("#chat b").count() == 0  # shown as text, never as markup
+    ask_in_page(page, FOLLOW_UP)
+    page.wait_for_function("document.querySelector('#searched textarea').value.includes('Grushko')", timeout=60_000)
+    searched = page.input_value("#searched textarea")
+    assert "&amp;" not in searched and "&lt;" not in searched
+    assert "characters long" not in page.inner_text("body")
+    page.close()
+
+
 def test_browser_shows_corpus_markup_as_text(browser: Any, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
