@@ -7,10 +7,12 @@ server` this module starts on a free 127.0.0.1 port (the network path a Milvus c
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -256,3 +258,86 @@ def test_a_killed_build_leaves_the_previous_build_serving(
         client = store.client  # type: ignore[attr-defined]
         builds = {name.removesuffix("_data") for name in client.list_collections()}
         assert len(builds) == 2, builds  # the current build and the one before it, nothing half-written
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_incremental_build_reuses_vectors_and_the_engine_follows_it(
+    kind: str, places: Callable[[str], str], tmp_path: Path
+) -> None:
+    where = places(kind)
+    corpus = write_dated_corpus(tmp_path / "corpus")
+    build_index(corpus, where, embedder=FakeEmbedder())
+    engine = Engine(store=where, embedder=FakeEmbedder(), reload_every=None)
+    first = engine.index.name
+    assert engine.ask("Where did the storm bring rain?").citations[0].article_id == "storm"
+    (corpus / "harbour.md").write_text("The harbour reopened on Friday after the storm damage was repaired.\n")
+    (corpus / "cup.md").unlink()
+    report = build_index(corpus, where, embedder=FakeEmbedder())
+    assert (report.incremental, report.reused, report.embedded, report.removed) == (True, 8, 1, 1)
+    assert engine.refresh() and engine.index.name != first and not engine.refresh()
+    answer = engine.ask("When did the harbour reopen?")
+    assert answer.citations[0].article_id == "harbour.md"
+    assert_verbatim(engine, answer)
+    assert "cup.md" not in {c.article_id for c in engine.ask("Who won the cup final?").nearest}
+
+
+def _plain_ask(base: str, question: str) -> dict[str, object]:
+    """The /ask endpoint over plain HTTP, as curl users call it: the answer's JSON."""
+    request = urllib.request.Request(
+        f"{base}gradio_api/call/ask",
+        data=json.dumps({"data": [question]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        event_id = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{base}gradio_api/call/ask/{event_id}", timeout=60) as stream:
+        lines = stream.read().decode().splitlines()
+    assert "event: complete" in lines, lines
+    answer: dict[str, object] = json.loads(lines[lines.index("event: complete") + 1].removeprefix("data: "))[0]
+    return answer
+
+
+@pytest.mark.parametrize("kind", ["lite", "server"])
+def test_qa_build_and_qa_serve_over_milvus_answer_as_the_folder_does(
+    kind: str, places: Callable[[str], str], seed_stores: dict[str, Engine], tmp_path: Path
+) -> None:
+    """`QA_STORE=... qa build` then `QA_STORE=... qa serve`, each in its own process; through a
+    server, a build published while `qa serve` runs is served within seconds."""
+    where = places(kind)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "QA_STORE": where, "PYTHONPATH": str(root), "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / SEED.name).write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    qa = [sys.executable, "-m", "qa"]
+    subprocess.run([*qa, "build", "--corpus", str(corpus)], env=env, check=True, timeout=300, capture_output=True)
+    port = _free_port()
+    with (tmp_path / "stderr.txt").open("w") as err:
+        process = subprocess.Popen([*qa, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=err)
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(base, timeout=5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"qa serve did not start: {(tmp_path / 'stderr.txt').read_text()}")
+                time.sleep(0.3)
+        for question in SEED_QUESTIONS:
+            local = json.loads(json.dumps(seed_stores["folder"].ask(question).to_dict()))
+            assert _plain_ask(base, question) == local, question
+        if kind == "server":
+            (corpus / "harbour.md").write_text("The harbour reopened on Friday after the storm damage was repaired.\n")
+            subprocess.run(
+                [*qa, "build", "--corpus", str(corpus)], env=env, check=True, timeout=300, capture_output=True
+            )
+            deadline = time.monotonic() + 30
+            while _plain_ask(base, "When did the harbour reopen?")["abstained"]:
+                assert time.monotonic() < deadline, "qa serve did not follow the published build"
+                time.sleep(0.5)
+            assert "serving build" in (tmp_path / "stderr.txt").read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
