@@ -22,7 +22,12 @@ from qa import Answer, BuildError, Engine, build_index
 from qa._stores import open_store
 from tests.conftest import ACME, SEED, SQUAD_V1, FakeEmbedder, shared_file, squad_articles, write_dated_corpus
 
-pytest.importorskip("pymilvus", reason="the Milvus store needs `pip install -e '.[milvus]'`")
+try:
+    import pymilvus  # noqa: F401
+except ImportError:
+    if os.environ.get("CI") == "true":
+        raise  # CI installs the [milvus] extra (make test): its absence is a failure there
+    pytest.skip("the Milvus store needs `pip install -e '.[milvus]'`", allow_module_level=True)
 
 KINDS = ("folder", "lite", "server")
 SEED_QUESTIONS = (
