@@ -74,7 +74,7 @@ def _hold_file(path: Path) -> None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise BuildError(
+            raise QAError(
                 f"another qa process has {path} open, and a Milvus Lite file serves one process at a time; "
                 "stop it, or run `milvus-lite server` and pass its URI (http://127.0.0.1:PORT) to both"
             ) from None

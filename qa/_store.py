@@ -1,6 +1,8 @@
 """The index store: the on-disk layout of `index/`, its manifest, and atomic swaps.
 
-This is the only module that imports faiss. Layout::
+`FolderStore` puts it behind `qa._stores.Store` (the default store); `StoredIndex`, the manifest
+and `read_tables` are shared with the Milvus store. This is the only module that imports faiss.
+Layout::
 
     index/
       CURRENT              name of the build in use (replaced atomically)
