@@ -160,6 +160,10 @@ def test_filters_act_inside_retrieval(kind: str, filters: dict[str, object], dat
     # A range with only some Wire stories: every citation comes from inside it.
     january = engine.ask(ACME, since="2024-01-12", until="2024-01-13", top=5)
     assert {c.article_id for c in (*january.citations, *january.nearest)} <= {"wire-2", "wire-3"}
+    # Most articles allowed (Milvus is told which to leave out): the Planet and the undated cup story.
+    wire = engine.ask("Who won the cup final?", until="2024-12-31", top=5)
+    assert not {c.article_id for c in (*wire.citations, *wire.nearest)} & {"planet.md", "cup.md"}
+    assert wire == dated_stores["folder"].ask("Who won the cup final?", until="2024-12-31", top=5)
 
 
 @pytest.fixture(scope="module")
