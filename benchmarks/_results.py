@@ -23,7 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 LATEST_END = "<!-- latest runs end -->"
-PACKAGES = ("onnxruntime", "torch", "sentence-transformers", "faiss-cpu", "bm25s", "gradio", "langchain-community")
+PACKAGES = (
+    "onnxruntime", "torch", "sentence-transformers", "faiss-cpu", "bm25s", "gradio", "langchain-community", "pymilvus",
+    "milvus-lite",
+)  # fmt: skip
 
 
 def run(main: Callable[[], None]) -> None:

@@ -18,17 +18,8 @@ from ._errors import BuildError, QAError
 from ._kinds import sentence_types
 from ._late import SAMPLE_ROWS, TOKEN_DIMS, Projection, fit_projection, quantize
 from ._segment import iter_split
-from ._store import (
-    FORMAT_VERSION,
-    IndexData,
-    Manifest,
-    StoredIndex,
-    build_lock,
-    collect,
-    load_index,
-    vector_index_kind,
-    write_index,
-)
+from ._store import FORMAT_VERSION, IndexData, Manifest, StoredIndex, vector_index_kind
+from ._stores import Store, open_store
 from ._types import Article, BuildReport
 
 CHUNK_TOKENS = 200
@@ -53,7 +44,7 @@ class BuildSettings:
 
 def build_index(
     corpus_dir: str | Path,
-    index_dir: str | Path,
+    index_dir: str | Path | Store,
     model: str | None = None,
     *,
     backend: str = DEFAULT_BACKEND,
@@ -63,6 +54,9 @@ def build_index(
     progress: bool = False,
 ) -> BuildReport:
     """Build an index of the corpus at `corpus_dir` into `index_dir` and make it current.
+
+    `index_dir` is an index folder, a Milvus Lite file (`*.db`), a Milvus URI or a `Store`
+    (`qa._stores.open_store`).
 
     The new index is written beside the old one and swapped in atomically, so a build that
     fails leaves the previous index serving. Unless `full`, articles whose content is unchanged
@@ -84,7 +78,7 @@ def build_index(
 
 def build_corpus(
     corpus: Corpus,
-    index_dir: str | Path,
+    index_dir: str | Path | Store,
     model: str | None = None,
     *,
     backend: str = DEFAULT_BACKEND,
@@ -95,9 +89,10 @@ def build_corpus(
 ) -> BuildReport:
     """`build_index` for a corpus already in memory (as `qa eval` makes from a SQuAD file)."""
     started = time.perf_counter()
-    root = Path(index_dir)
+    store = open_store(index_dir)
+    root = store.location
     try:
-        with build_lock(root):
+        with store.lock():
             embedder = embedder or load_embedder(model, backend)
             chunker = _chunker(embedder, settings)
             chunking = {
@@ -105,7 +100,7 @@ def build_corpus(
                 "sentence_vectors": settings.sentence_vectors,
                 "token_dims": settings.token_dims,
             }
-            previous = None if full else _reusable(root, embedder, chunking)
+            previous = None if full else _reusable(store, embedder, chunking)
             data, reused = _index_data(
                 list(corpus.articles),
                 embedder,
@@ -131,10 +126,10 @@ def build_corpus(
                 vector_index=vector_index_kind(len(data.chunks)),
                 tokens=len(data.token_codes),
             )
-            write_index(root, data, manifest)
+            store.publish(data, manifest)
             if previous is not None:
                 previous.close()  # its tables were copied; its build may now be removed
-            collect(root)  # builds still read by a server are left to the last reader to go
+            store.collect()  # builds still read by a server are left to the last reader to go
     except QAError:
         raise
     except (OSError, MemoryError, ValueError, RuntimeError) as exc:
@@ -142,7 +137,7 @@ def build_corpus(
             f"build failed ({type(exc).__name__}: {exc}); the previous index in {root} is unchanged"
         ) from exc
     return BuildReport(
-        index_dir=str(root),
+        index_dir=root,
         articles=manifest.articles,
         sentences=manifest.sentences,
         chunks=manifest.chunks,
@@ -168,14 +163,14 @@ def _chunker(embedder: Embedder, settings: BuildSettings) -> SentenceChunker:
     return make_chunker(embedder.count_tokens, chunk_tokens, settings.overlap_sentences)
 
 
-def _reusable(root: Path, embedder: Embedder, chunking: dict[str, object]) -> StoredIndex | None:
+def _reusable(store: Store, embedder: Embedder, chunking: dict[str, object]) -> StoredIndex | None:
     """The current index, if its vectors can be reused: same model, backend, chunking and BM25.
 
     Only the files a build reuses are read: a damaged FAISS or BM25 file is simply written anew,
     and any other damaged file makes the build embed everything.
     """
     try:
-        previous = load_index(root, search=False)
+        previous = store.load(search=False)
     except QAError:
         return None  # nothing there, or unusable: build everything
     m = previous.manifest

@@ -18,6 +18,7 @@ from ._errors import IndexMismatchError, InvalidQuestionError, QAError
 from ._filters import EVERYTHING, ArticleFilters, Selection
 from ._ranker import Ranker
 from ._retrieve import Retrieval, Retriever
+from ._stores import Store, open_store
 from ._types import Answer, Article, counted
 
 MAX_QUESTION_CHARS = 1000
@@ -78,7 +79,11 @@ class _Serving:
 
 
 def _expect(
-    root: Path, manifest: _store.Manifest, model: str | None, dimensions: int | None = None, backend: str | None = None
+    root: Path | str,
+    manifest: _store.Manifest,
+    model: str | None,
+    dimensions: int | None = None,
+    backend: str | None = None,
 ) -> None:
     """IndexMismatchError unless the index was built the way it is to be searched."""
     if model is not None and canonical_model_name(model) != manifest.model:
@@ -106,6 +111,9 @@ def _expect(
 class Engine:
     """Answers questions from the index at `index_dir` with cited source sentences.
 
+    `index_dir` (or `store`, which takes precedence) is an index folder, a Milvus Lite file
+    (`*.db`), a Milvus server URI (`http://host:19530`) or a `Store` (see `qa._stores`).
+
     A long-lived engine follows the index: at most every `reload_every` seconds an ask reads
     CURRENT, and when a newer build has been published a background thread loads it and swaps
     it in. Asks in flight finish on the build they started with; the old build is closed once
@@ -121,11 +129,13 @@ class Engine:
         embedder: Embedder | None = None,
         ranker: Ranker | None = None,
         reload_every: float | None = RELOAD_SECONDS,
+        store: str | Path | Store | None = None,
     ) -> None:
-        root = Path(index_dir)
+        self._store = open_store(index_dir if store is None else store)
+        root = self._store.location
         wanted = embedder.name if embedder else model
         # The manifest is checked before any other file is read, and before the model loads.
-        index = _store.load_index(root, check=lambda m: _expect(root, m, wanted))
+        index = self._store.load(check=lambda m: _expect(root, m, wanted))
         try:
             # Queries run on the backend the index was built with, so their vectors match; and
             # only on a model already on this machine (ModelError at once otherwise).
@@ -163,8 +173,8 @@ class Engine:
 
     def _refresh(self) -> bool:
         served = self._serving.index.manifest
-        index = _store.load_index(
-            self._root, check=lambda m: _expect(self._root, m, served.model, served.dimensions, served.backend)
+        index = self._store.load(
+            check=lambda m: _expect(self._root, m, served.model, served.dimensions, served.backend)
         )
         if index.name == self._serving.index.name:
             index.close()
@@ -188,7 +198,7 @@ class Engine:
             return
         self._next_poll = now + self._reload_every
         try:
-            name = _store.current_name(self._root)
+            name = self._store.current_name()
         except QAError:
             return  # the index folder is being replaced or is gone: keep serving what is loaded
         if name in (self._serving.index.name, self._failed) or not self._reloading.acquire(blocking=False):
@@ -217,7 +227,7 @@ class Engine:
             done = serving.retired and serving.users == 0
         if done:
             serving.index.close()
-            _store.collect(self._root)  # its folder, unless another process still reads it
+            self._store.collect()  # its folder, unless another process still reads it
 
     def close(self) -> None:
         """Stop following the index and let its build go, so it can be removed once no other
@@ -311,7 +321,7 @@ class Engine:
         """Counts and build facts of the loaded index."""
         m = self.index.manifest
         return IndexSummary(
-            path=str(self.index.path),
+            path=self.index.location,
             articles=m.articles,
             sentences=m.sentences,
             chunks=m.chunks,

@@ -1,6 +1,8 @@
 """The index store: the on-disk layout of `index/`, its manifest, and atomic swaps.
 
-This is the only module that imports faiss. Layout::
+`FolderStore` puts it behind `qa._stores.Store` (the default store); `StoredIndex`, the manifest
+and `read_tables` are shared with the Milvus store. This is the only module that imports faiss.
+Layout::
 
     index/
       CURRENT              name of the build in use (replaced atomically)
@@ -143,6 +145,7 @@ class StoredIndex:
         self, path: Path, manifest: Manifest, data: IndexData, vector_index: Any, lease: Lease | None = None
     ) -> None:
         self.path = path
+        self.location = str(path)  # where the build is, for people (a folder, or a Milvus collection)
         self.name = lease.name if lease else None  # the build CURRENT named, if loaded through it
         self.manifest = manifest
         self.articles = data.articles
@@ -198,6 +201,11 @@ class StoredIndex:
             faiss.omp_set_num_threads(threads)
         keep = ids[0] >= 0
         return ids[0][keep].astype(np.int64), scores[0][keep]
+
+    def search_lexical(self, tokens: list[str], k: int, allowed: np.ndarray | None = None) -> np.ndarray | None:
+        """Top-`k` chunk ids by BM25 for the tokenized question, from a store that searches text
+        itself; None here, where retrieval ranks the BM25 scores it computes from `bm25`."""
+        return None
 
 
 def _copies(groups: np.ndarray, article_of: np.ndarray) -> np.ndarray:
@@ -392,7 +400,8 @@ def collect(root: Path) -> list[str]:
     return removed
 
 
-def _write_files(folder: Path, data: IndexData, manifest: Manifest) -> None:
+def _write_files(folder: Path, data: IndexData, manifest: Manifest, vectors: bool = True) -> None:
+    """The build's files; without `vectors`, no FAISS index (a store that searches vectors itself)."""
     (folder / LEASE).touch()
     with open(folder / "articles.jsonl", "w", encoding="utf-8") as out:
         for article in data.articles:
@@ -401,7 +410,8 @@ def _write_files(folder: Path, data: IndexData, manifest: Manifest) -> None:
     np.save(folder / "chunks.npy", data.chunks.astype(np.int64))
     np.save(folder / "sentence_vectors.npy", data.sentence_vectors.astype(np.float32))
     np.save(folder / "chunk_vectors.npy", data.chunk_vectors.astype(np.float32))
-    faiss.write_index(make_vector_index(data.chunk_vectors, manifest.vector_index), str(folder / "chunks.faiss"))
+    if vectors:
+        faiss.write_index(make_vector_index(data.chunk_vectors, manifest.vector_index), str(folder / "chunks.faiss"))
     np.save(folder / "sentence_tokens.npy", data.sentence_tokens.astype(np.int64))
     np.save(folder / "token_codes.npy", data.token_codes.astype(np.int8))
     np.save(folder / "token_scale.npy", data.token_scale.astype(np.float32))
@@ -446,8 +456,17 @@ _MANIFEST_TYPES: dict[str, type | tuple[type, ...]] = {
 def _manifest(root: Path, folder: Path) -> Manifest:
     path = folder / "manifest.json"
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(f"{path} is unreadable ({exc}); rebuild with `qa build --index {root}`") from exc
+    return parse_manifest(root, path, text)
+
+
+def parse_manifest(root: Path | str, path: Path | str, text: str) -> Manifest:
+    """The manifest written as `text` (read from `path`), checked for this version of `qa`."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise IndexCorruptError(f"{path} is unreadable ({exc}); rebuild with `qa build --index {root}`") from exc
     if not isinstance(raw, dict):
         raise IndexCorruptError(f"{path} is not a manifest (a JSON object); rebuild with `qa build --index {root}`")
@@ -472,7 +491,7 @@ def _manifest(root: Path, folder: Path) -> Manifest:
         ) from exc
 
 
-def _read(root: Path, path: Path, reader: Callable[[Path], T]) -> T:
+def _read(root: Path | str, path: Path, reader: Callable[[Path], T]) -> T:
     """`reader(path)`, any failure of which means the file is damaged: an IndexCorruptError naming it."""
     try:
         return reader(path)
@@ -508,27 +527,7 @@ def _load(root: Path, lease: Lease, search: bool, check: Callable[[Manifest], No
     manifest = _manifest(root, folder)
     if check is not None:
         check(manifest)
-
-    def npy(name: str, mmap: bool = False) -> np.ndarray:
-        # Memory-mapped token codes: a question reads the tokens of a few dozen sentences. Seen
-        # as a plain array, so each slice skips np.memmap's per-slice bookkeeping.
-        return _read(root, folder / name, lambda p: np.asarray(np.load(p, mmap_mode="r" if mmap else None)))
-
-    data = IndexData(
-        articles=_read(root, folder / "articles.jsonl", _articles),
-        sentences=npy("sentences.npy"),
-        chunks=npy("chunks.npy"),
-        sentence_vectors=npy("sentence_vectors.npy"),
-        chunk_vectors=npy("chunk_vectors.npy"),
-        bm25={part: _read(root, folder / f"bm25_{part}", _lexical.load) for part in _BM25_PARTS} if search else {},
-        sentence_tokens=npy("sentence_tokens.npy"),
-        token_codes=npy("token_codes.npy", mmap=True),
-        token_scale=npy("token_scale.npy"),
-        projection=Projection(npy("token_mean.npy"), npy("token_projection.npy")),
-        sentence_types=npy("sentence_types.npy") if search else np.zeros(manifest.sentences, dtype=np.uint16),
-        sentence_groups=npy("sentence_groups.npy") if search else np.arange(manifest.sentences, dtype=np.int64),
-    )
-    _check(root, folder, manifest, data)
+    data = read_tables(root, folder, manifest, search)
     vector_index = None
     if search:
         path = folder / "chunks.faiss"
@@ -539,7 +538,34 @@ def _load(root: Path, lease: Lease, search: bool, check: Callable[[Manifest], No
     return StoredIndex(folder, manifest, data, vector_index, lease)
 
 
-def _check(root: Path, folder: Path, manifest: Manifest, data: IndexData) -> None:
+def read_tables(root: Path | str, folder: Path, manifest: Manifest, search: bool, mmap: bool = True) -> IndexData:
+    """A build's tables from `folder` (all but the FAISS index), checked against `manifest`.
+    Without `mmap` every array is read into memory, so the folder may go once this returns."""
+
+    def npy(name: str, mapped: bool = False) -> np.ndarray:
+        # Memory-mapped token codes: a question reads the tokens of a few dozen sentences. Seen
+        # as a plain array, so each slice skips np.memmap's per-slice bookkeeping.
+        return _read(root, folder / name, lambda p: np.asarray(np.load(p, mmap_mode="r" if mapped else None)))
+
+    data = IndexData(
+        articles=_read(root, folder / "articles.jsonl", _articles),
+        sentences=npy("sentences.npy"),
+        chunks=npy("chunks.npy"),
+        sentence_vectors=npy("sentence_vectors.npy"),
+        chunk_vectors=npy("chunk_vectors.npy"),
+        bm25={part: _read(root, folder / f"bm25_{part}", _lexical.load) for part in _BM25_PARTS} if search else {},
+        sentence_tokens=npy("sentence_tokens.npy"),
+        token_codes=npy("token_codes.npy", mapped=mmap),
+        token_scale=npy("token_scale.npy"),
+        projection=Projection(npy("token_mean.npy"), npy("token_projection.npy")),
+        sentence_types=npy("sentence_types.npy") if search else np.zeros(manifest.sentences, dtype=np.uint16),
+        sentence_groups=npy("sentence_groups.npy") if search else np.arange(manifest.sentences, dtype=np.int64),
+    )
+    _check(root, folder, manifest, data)
+    return data
+
+
+def _check(root: Path | str, folder: Path, manifest: Manifest, data: IndexData) -> None:
     """Every table's shape against the manifest, naming the file that disagrees."""
     tokens, matrix, groups = data.sentence_tokens, data.projection.matrix, data.sentence_groups
     dims = matrix.shape[1] if matrix.ndim == 2 else None
@@ -568,3 +594,29 @@ def _check(root: Path, folder: Path, manifest: Manifest, data: IndexData) -> Non
             raise IndexMismatchError(
                 f"{folder / name}: {found} does not match the manifest's {wanted}; rebuild it with `qa build --index {root}`"
             )
+
+
+class FolderStore:
+    """The local store (see `qa._stores.Store`): an index folder on this machine's disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.location = str(root)
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        return build_lock(self.root)
+
+    def load(self, *, search: bool = True, check: Callable[[Manifest], None] | None = None) -> StoredIndex:
+        return load_index(self.root, search=search, check=check)
+
+    def current_name(self) -> str:
+        return current_name(self.root)
+
+    def publish(self, data: IndexData, manifest: Manifest) -> str:
+        return write_index(self.root, data, manifest).name
+
+    def collect(self) -> list[str]:
+        return collect(self.root)
+
+    def read_manifest(self) -> Manifest:
+        return read_manifest(self.root)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import click
@@ -14,7 +13,14 @@ from ._errors import QAError
 from ._types import Answer, Citation, also_in, counted
 
 INDEX = click.option(
-    "--index", "index_dir", envvar="QA_INDEX", default="index", show_default=True, help="Index folder (env QA_INDEX)."
+    "--index",
+    "--store",
+    "index_dir",
+    envvar=["QA_STORE", "QA_INDEX"],
+    default="index",
+    show_default=True,
+    help="Where the index is: a folder, a Milvus Lite file (*.db) or a Milvus URI http://host:19530 "
+    "(env QA_STORE or QA_INDEX; a Milvus token in QA_STORE_TOKEN).",
 )
 MODEL = click.option(
     "--model",
@@ -232,9 +238,9 @@ def eval_command(
 @INDEX
 def info(index_dir: str) -> None:
     """Show what the index holds and how it was built."""
-    from ._store import read_manifest
+    from ._stores import open_store
 
-    manifest = read_manifest(Path(index_dir))
+    manifest = open_store(index_dir).read_manifest()
     for key, value in vars(manifest).items():
         click.echo(f"{key}: {value}")
 

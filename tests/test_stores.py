@@ -1,0 +1,352 @@
+"""The store contract: the same cases against every store, with the real bundled model.
+
+Stores: the local index folder, Milvus Lite embedded (a `*.db` in tmp), and a `milvus-lite
+server` this module starts on a free 127.0.0.1 port (the network path a Milvus cluster takes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from qa import Answer, BuildError, Engine, build_index
+from qa._stores import open_store
+from tests.conftest import ACME, SEED, SQUAD_V1, FakeEmbedder, shared_file, squad_articles, write_dated_corpus
+
+try:
+    import pymilvus  # noqa: F401
+except ImportError:
+    if os.environ.get("CI") == "true":
+        raise  # CI installs the [milvus] extra (make test): its absence is a failure there
+    pytest.skip("the Milvus store needs `pip install -e '.[milvus]'`", allow_module_level=True)
+
+KINDS = ("folder", "lite", "server")
+SEED_QUESTIONS = (
+    "what guarantees did Russia demand?",
+    "How many Ukrainian drones did Russia say it destroyed?",
+    "Who is Witkoff?",
+    "What is the capital of France?",  # abstains: its nearest sentences are compared too
+)
+SQUAD_PARAGRAPHS = 200  # about 240 chunks: more than the 100 candidates each retriever returns
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A `milvus-lite server` on a free port, ready to answer; (process, URI)."""
+    from pymilvus import MilvusClient
+
+    port = _free_port()
+    command = [str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir", str(data)]
+    process = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            MilvusClient(uri, timeout=2).list_collections()
+            return process, uri
+        except Exception as exc:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(
+                    f"milvus-lite server did not start: {process.stderr.read() if process.stderr else ''!r}"
+                ) from exc
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """Where a store of each kind goes: `place(kind)` is a fresh folder, Lite file or server URI."""
+    servers: list[subprocess.Popen[bytes]] = []
+
+    def place(kind: str) -> str:
+        root = tmp_path_factory.mktemp(kind)
+        if kind == "folder":
+            return str(root / "index")
+        if kind == "lite":
+            return str(root / "qa.db")
+        process, uri = _server(root / "server")
+        servers.append(process)
+        return uri
+
+    yield place
+    for process in servers:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def seed_stores(places: Callable[[str], str]) -> dict[str, Engine]:
+    """The seed corpus built into each kind of store, and an engine over each."""
+    engines = {}
+    for kind in KINDS:
+        where = places(kind)
+        build_index(SEED.parent, where)
+        engines[kind] = Engine(store=where)
+    return engines
+
+
+@pytest.fixture(scope="module")
+def dated_stores(places: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Engine]:
+    corpus = write_dated_corpus(tmp_path_factory.mktemp("dated") / "corpus")
+    engines = {}
+    for kind in KINDS:
+        where = places(kind)
+        build_index(corpus, where)
+        engines[kind] = Engine(store=where)
+    return engines
+
+
+def assert_verbatim(engine: Engine, answer: Answer) -> None:
+    cited = (*answer.citations, *answer.nearest)
+    assert cited
+    for c in cited:
+        assert c.sentence == engine.article(c.article_id).text[c.start : c.end]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_store_kind_is_picked_from_where(kind: str, seed_stores: dict[str, Engine]) -> None:
+    index = seed_stores[kind].index
+    assert type(index).__name__ == ("StoredIndex" if kind == "folder" else "MilvusIndex")
+    assert seed_stores[kind].summary().articles == 1 and index.name
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("question", SEED_QUESTIONS)
+def test_citations_are_verbatim_and_repeatable(kind: str, question: str, seed_stores: dict[str, Engine]) -> None:
+    engine = seed_stores[kind]
+    answer = engine.ask(question)
+    assert_verbatim(engine, answer)
+    assert engine.ask(question) == answer
+
+
+@pytest.mark.parametrize("kind", ["lite", "server"])
+def test_milvus_answers_the_seed_questions_as_the_folder_does(kind: str, seed_stores: dict[str, Engine]) -> None:
+    for question in SEED_QUESTIONS:
+        assert seed_stores[kind].ask(question) == seed_stores["folder"].ask(question), question
+    russia = seed_stores[kind].ask(SEED_QUESTIONS[0])
+    assert not russia.abstained and any("Grushko" in c.sentence for c in russia.citations)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    "filters",
+    [{"sources": ["Daily Planet"]}, {"since": "2025-01-01"}, {"since": "2025-03-01", "until": "2025-03-31"}],
+)
+def test_filters_act_inside_retrieval(kind: str, filters: dict[str, object], dated_stores: dict[str, Engine]) -> None:
+    engine = dated_stores[kind]
+    answer = engine.ask(ACME, **filters)  # type: ignore[arg-type]
+    assert not answer.abstained and "Bob Jones" in answer.citations[0].sentence
+    assert answer.citations[0].article_id == "planet.md"
+    assert_verbatim(engine, answer)
+    assert answer == dated_stores["folder"].ask(ACME, **filters)  # type: ignore[arg-type]
+    unfiltered = engine.ask(ACME)
+    assert "Alice Smith" in unfiltered.citations[0].sentence and unfiltered == dated_stores["folder"].ask(ACME)
+    # A range with only some Wire stories: every citation comes from inside it.
+    january = engine.ask(ACME, since="2024-01-12", until="2024-01-13", top=5)
+    assert {c.article_id for c in (*january.citations, *january.nearest)} <= {"wire-2", "wire-3"}
+    # Most articles allowed (Milvus is told which to leave out): the Planet and the undated cup story.
+    wire = engine.ask("Who won the cup final?", until="2024-12-31", top=5)
+    assert not {c.article_id for c in (*wire.citations, *wire.nearest)} & {"planet.md", "cup.md"}
+    assert wire == dated_stores["folder"].ask("Who won the cup final?", until="2024-12-31", top=5)
+
+
+@pytest.fixture(scope="module")
+def squad_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """The first SQuAD dev paragraphs as a corpus, and questions about them."""
+    shared_file(SQUAD_V1)
+    articles = squad_articles()[:SQUAD_PARAGRAPHS]
+    folder = tmp_path_factory.mktemp("squad") / "corpus"
+    folder.mkdir()
+    (folder / "squad.jsonl").write_text("\n".join(json.dumps(a) for a in articles) + "\n", encoding="utf-8")
+    data = json.loads(SQUAD_V1.read_text(encoding="utf-8"))
+    questions = [q["question"] for p in data["data"][0]["paragraphs"][:SQUAD_PARAGRAPHS] for q in p["qas"]]
+    return folder, questions[::4]
+
+
+def test_milvus_lite_ranks_more_chunks_than_it_returns_as_the_folder_does(
+    squad_corpus: tuple[Path, list[str]], places: Callable[[str], str]
+) -> None:
+    """Over more chunks than the 100 candidates per retriever, Milvus's dense and BM25 top
+    chunks are the folder's, so the answers are the same."""
+    corpus, questions = squad_corpus
+    folder, lite = places("folder"), places("lite")
+    build_index(corpus, folder)
+    build_index(corpus, lite)
+    local, milvus = Engine(folder), Engine(lite)
+    assert milvus.index.manifest.chunks > 100
+    same = sum(local.ask(q) == milvus.ask(q) for q in questions)
+    assert same == len(questions), f"{same} of {len(questions)} answers agree"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_failed_build_leaves_the_previous_build_serving(kind: str, places: Callable[[str], str]) -> None:
+    where = places(kind)
+    build_index(SEED.parent, where, embedder=FakeEmbedder())
+    store = open_store(where)
+    before = store.current_name()
+    engine = Engine(store=where, embedder=FakeEmbedder())
+    answer = engine.ask("what guarantees did Russia demand?")
+
+    class Exploding(FakeEmbedder):
+        def embed_spans(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            raise MemoryError("simulated out of memory")
+
+    with pytest.raises(BuildError, match="unchanged"):
+        build_index(SEED.parent, where, embedder=Exploding(), full=True)
+    assert store.current_name() == before
+    assert Engine(store=where, embedder=FakeEmbedder()).ask("what guarantees did Russia demand?") == answer
+
+
+# A build killed after it has written part of the new build: the step that writes the chunk
+# search data (the FAISS file; the chunk collection) ends the process half way.
+_KILLED_BUILD = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from tests.conftest import FakeEmbedder
+import qa._store, qa._milvus
+from qa import build_index
+
+def die(*args, **kwargs):
+    original(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if {kind!r} == "folder":
+    original = qa._store._write_files
+    qa._store._write_files = die
+else:
+    original = qa._milvus.MilvusStore._write_chunks
+    qa._milvus.MilvusStore._write_chunks = die
+build_index(sys.argv[1], sys.argv[2], embedder=FakeEmbedder(), full=True)
+"""
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_killed_build_leaves_the_previous_build_serving(
+    kind: str, places: Callable[[str], str], tmp_path: Path
+) -> None:
+    where = places(kind)
+    corpus = write_dated_corpus(tmp_path / "corpus")
+    root = str(Path(__file__).resolve().parents[1])
+    # The first build, in a process of its own (a Milvus Lite file is one process's at a time).
+    subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {root!r})\n"
+         "from tests.conftest import FakeEmbedder\nfrom qa import build_index\n"
+         "build_index(sys.argv[1], sys.argv[2], embedder=FakeEmbedder())", str(corpus), where],
+        check=True, timeout=300,
+    )  # fmt: skip
+    (corpus / "late.md").write_text("A late story about the harbour opening again.\n", encoding="utf-8")
+    code = _KILLED_BUILD.format(root=root, kind=kind)
+    killed = subprocess.run([sys.executable, "-c", code, str(corpus), where], timeout=300)
+    assert killed.returncode == -9, "the build was to be killed half way"
+    store = open_store(where)
+    engine = Engine(store=where, embedder=FakeEmbedder())
+    assert engine.summary().articles == 9  # the first build's articles: the killed one added none
+    answer = engine.ask(ACME, sources=["Daily Planet"])
+    assert answer.citations[0].article_id == "planet.md"
+    engine.close()
+    # The next build publishes, and clears what the killed one left.
+    build_index(corpus, where, embedder=FakeEmbedder())
+    assert open_store(where).read_manifest().articles == 10
+    if kind != "folder":
+        client = store.client  # type: ignore[attr-defined]
+        builds = {name.removesuffix("_data") for name in client.list_collections()}
+        assert len(builds) == 2, builds  # the current build and the one before it, nothing half-written
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_incremental_build_reuses_vectors_and_the_engine_follows_it(
+    kind: str, places: Callable[[str], str], tmp_path: Path
+) -> None:
+    where = places(kind)
+    corpus = write_dated_corpus(tmp_path / "corpus")
+    build_index(corpus, where, embedder=FakeEmbedder())
+    engine = Engine(store=where, embedder=FakeEmbedder(), reload_every=None)
+    first = engine.index.name
+    assert engine.ask("Where did the storm bring rain?").citations[0].article_id == "storm"
+    (corpus / "harbour.md").write_text("The harbour reopened on Friday after the storm damage was repaired.\n")
+    (corpus / "cup.md").unlink()
+    report = build_index(corpus, where, embedder=FakeEmbedder())
+    assert (report.incremental, report.reused, report.embedded, report.removed) == (True, 8, 1, 1)
+    assert engine.refresh() and engine.index.name != first and not engine.refresh()
+    answer = engine.ask("When did the harbour reopen?")
+    assert answer.citations[0].article_id == "harbour.md"
+    assert_verbatim(engine, answer)
+    assert "cup.md" not in {c.article_id for c in engine.ask("Who won the cup final?").nearest}
+
+
+def _plain_ask(base: str, question: str) -> dict[str, object]:
+    """The /ask endpoint over plain HTTP, as curl users call it: the answer's JSON."""
+    request = urllib.request.Request(
+        f"{base}gradio_api/call/ask",
+        data=json.dumps({"data": [question]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        event_id = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{base}gradio_api/call/ask/{event_id}", timeout=60) as stream:
+        lines = stream.read().decode().splitlines()
+    assert "event: complete" in lines, lines
+    answer: dict[str, object] = json.loads(lines[lines.index("event: complete") + 1].removeprefix("data: "))[0]
+    return answer
+
+
+@pytest.mark.parametrize("kind", ["lite", "server"])
+def test_qa_build_and_qa_serve_over_milvus_answer_as_the_folder_does(
+    kind: str, places: Callable[[str], str], seed_stores: dict[str, Engine], tmp_path: Path
+) -> None:
+    """`QA_STORE=... qa build` then `QA_STORE=... qa serve`, each in its own process; through a
+    server, a build published while `qa serve` runs is served within seconds."""
+    where = places(kind)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "QA_STORE": where, "PYTHONPATH": str(root), "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / SEED.name).write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    qa = [sys.executable, "-m", "qa"]
+    subprocess.run([*qa, "build", "--corpus", str(corpus)], env=env, check=True, timeout=300, capture_output=True)
+    port = _free_port()
+    with (tmp_path / "stderr.txt").open("w") as err:
+        process = subprocess.Popen([*qa, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=err)
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(base, timeout=5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"qa serve did not start: {(tmp_path / 'stderr.txt').read_text()}")
+                time.sleep(0.3)
+        for question in SEED_QUESTIONS:
+            local = json.loads(json.dumps(seed_stores["folder"].ask(question).to_dict()))
+            assert _plain_ask(base, question) == local, question
+        if kind == "server":
+            (corpus / "harbour.md").write_text("The harbour reopened on Friday after the storm damage was repaired.\n")
+            subprocess.run(
+                [*qa, "build", "--corpus", str(corpus)], env=env, check=True, timeout=300, capture_output=True
+            )
+            deadline = time.monotonic() + 30
+            while _plain_ask(base, "When did the harbour reopen?")["abstained"]:
+                assert time.monotonic() < deadline, "qa serve did not follow the published build"
+                time.sleep(0.5)
+            assert "serving build" in (tmp_path / "stderr.txt").read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
