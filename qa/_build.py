@@ -52,11 +52,14 @@ def build_index(
     settings: BuildSettings = BuildSettings(),
     full: bool = False,
     progress: bool = False,
+    ray: str | None = None,
 ) -> BuildReport:
     """Build an index of the corpus at `corpus_dir` into `index_dir` and make it current.
 
     `index_dir` is an index folder, a Milvus Lite file (`*.db`), a Milvus URI or a `Store`
-    (`qa._stores.open_store`).
+    (`qa._stores.open_store`). With `ray` ("local" for a one-machine cluster, "auto" or an
+    address such as ray://head:10001 to join one) the texts are embedded on Ray Data
+    (`qa._ray`), to the same bits as without it.
 
     The new index is written beside the old one and swapped in atomically, so a build that
     fails leaves the previous index serving. Unless `full`, articles whose content is unchanged
@@ -64,8 +67,23 @@ def build_index(
     or changed articles are embedded. Raises `QAError` subclasses with a fix in
     the message.
     """
+    corpus = read_corpus(corpus_dir)
+    if ray is not None and embedder is None:
+        from ._ray import RayEmbedder
+
+        with RayEmbedder(ray, model, backend) as on_ray:
+            return build_corpus(
+                corpus,
+                index_dir,
+                model,
+                backend=backend,
+                embedder=on_ray,
+                settings=settings,
+                full=full,
+                progress=progress,
+            )
     return build_corpus(
-        read_corpus(corpus_dir),
+        corpus,
         index_dir,
         model,
         backend=backend,

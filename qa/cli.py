@@ -70,7 +70,17 @@ def main() -> None:
     help="Run the model as int8 ONNX (exported once, cached) or through torch (env QA_BACKEND).",
 )
 @click.option("--full", is_flag=True, help="Re-embed every article, not only new and changed ones.")
-def build(corpus_dir: str, index_dir: str, model: str | None, backend: str, full: bool) -> None:
+@click.option(
+    "--ray",
+    "ray",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Embed on Ray Data, one model actor per core: alone, a one-machine cluster; with ray://HEAD:10001 "
+    "or auto, a running cluster (needs the [ray] extra).",
+)
+def build(corpus_dir: str, index_dir: str, model: str | None, backend: str, full: bool, ray: str | None) -> None:
     """Build the index from the corpus (the old index serves until the new one is complete).
 
     Only articles that are new or changed since the current index are embedded again; --full
@@ -78,7 +88,7 @@ def build(corpus_dir: str, index_dir: str, model: str | None, backend: str, full
     """
     from ._build import build_index
 
-    report = build_index(corpus_dir, index_dir, model, backend=backend, full=full, progress=True)
+    report = build_index(corpus_dir, index_dir, model, backend=backend, full=full, progress=True, ray=ray)
     for skipped in report.skipped:
         # File names are corpus input too: they must not drive the terminal.
         click.echo(f"qa: skipped {_safe(skipped.path)}: {_safe(skipped.reason)}", err=True)

@@ -7,7 +7,7 @@ import sys
 
 
 def test_import_qa_loads_no_heavy_library() -> None:
-    code = "import qa, sys; print(sorted(m for m in ('torch', 'faiss', 'gradio', 'sentence_transformers', 'trafilatura', 'pymilvus') if m in sys.modules))"
+    code = "import qa, sys; print(sorted(m for m in ('torch', 'faiss', 'gradio', 'sentence_transformers', 'trafilatura', 'pymilvus', 'ray') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
 

@@ -1,0 +1,120 @@
+"""`qa build --ray`: the build's embedding on Ray Data (a real local cluster, the real model).
+
+One Ray cluster serves the module: started here, joined by each `qa build --ray ADDRESS`
+subprocess, and shut down at the end. An index built through Ray must hold the same bits as one
+built on this machine alone, so `qa ask --json` answers identically from both.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import SEED
+
+try:
+    import ray
+except ImportError:
+    if os.environ.get("CI") == "true":
+        raise  # CI installs the [ray] extra (make test): its absence is a failure there
+    pytest.skip("the Ray build needs `pip install -e '.[ray]'`", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[1]
+QUESTIONS = (
+    "what guarantees did Russia demand?",
+    "How many Ukrainian drones did Russia say it destroyed?",
+    "Who is Witkoff?",
+    "What is the capital of France?",  # abstains: its nearest sentences are compared too
+)
+
+
+def qa(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args], capture_output=True, text=True, timeout=600, env=env, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """A one-machine Ray cluster for the module; its GCS address, which `--ray` joins."""
+    os.environ.setdefault("PYTHONPATH", str(ROOT))  # the actors import qa from this checkout
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield str(ray.get_runtime_context().gcs_address)
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("ray-corpus")
+    (folder / SEED.name).write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def local_answers(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """The index built without Ray, and its `qa ask --json` lines for QUESTIONS."""
+    index = tmp_path_factory.mktemp("ray-local") / "index"
+    built = qa("build", "--corpus", str(corpus), "--index", str(index))
+    assert built.returncode == 0, built.stderr
+    return index, _ask(index)
+
+
+def _ask(where: Path) -> list[str]:
+    questions = where.parent / "questions.txt"
+    questions.write_text("\n".join(QUESTIONS) + "\n", encoding="utf-8")
+    asked = qa("ask", "--index", str(where), "--json", "--file", str(questions))
+    assert asked.returncode == 0, asked.stderr
+    lines = asked.stdout.splitlines()
+    assert len(lines) == len(QUESTIONS)
+    return lines
+
+
+def test_a_ray_build_holds_the_same_bits_and_answers_identically(
+    cluster: str, corpus: Path, local_answers: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    from qa import Engine
+
+    index = tmp_path / "index"
+    built = qa("build", "--corpus", str(corpus), "--index", str(index), "--ray", cluster)
+    assert built.returncode == 0, built.stderr
+    assert "Traceback" not in built.stderr
+    assert _ask(index) == local_answers[1]
+    ours, theirs = Engine(index).index, Engine(local_answers[0]).index
+    for table in ("chunk_vectors", "sentence_vectors", "token_codes", "token_scale"):
+        assert np.array_equal(np.asarray(getattr(ours, table)), np.asarray(getattr(theirs, table))), table
+
+
+def test_a_ray_build_into_milvus_lite_answers_as_the_local_build(
+    cluster: str, corpus: Path, local_answers: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    pytest.importorskip("pymilvus", reason="the Milvus store needs `pip install -e '.[milvus]'`")
+    store = tmp_path / "qa.db"
+    built = qa("build", "--corpus", str(corpus), "--store", str(store), "--ray", cluster)
+    assert built.returncode == 0, built.stderr
+    assert _ask(store) == local_answers[1]
+
+
+@pytest.mark.parametrize("address", ["ray://127.0.0.1:{port}", "127.0.0.1:{port}", "not an address"])
+def test_a_bad_ray_address_is_one_line_and_leaves_the_index(
+    address: str, corpus: Path, local_answers: tuple[Path, list[str]]
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # free once closed: nothing listens there
+    index = local_answers[0]
+    built = qa("build", "--corpus", str(corpus), "--index", str(index), "--full", "--ray", address.format(port=port))
+    assert built.returncode == 1
+    lines = [line for line in built.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("qa: error: "), built.stderr
+    assert "Ray" in lines[0] and "--ray" in lines[0]
+    assert _ask(index) == local_answers[1]
