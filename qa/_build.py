@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,30 +68,21 @@ def build_index(
     the message.
     """
     corpus = read_corpus(corpus_dir)
-    if ray is not None and embedder is None:
-        from ._ray import RayEmbedder
+    with ExitStack() as stack:
+        if ray is not None and embedder is None:
+            from ._ray import RayEmbedder
 
-        with RayEmbedder(ray, model, backend) as on_ray:
-            return build_corpus(
-                corpus,
-                index_dir,
-                model,
-                backend=backend,
-                embedder=on_ray,
-                settings=settings,
-                full=full,
-                progress=progress,
-            )
-    return build_corpus(
-        corpus,
-        index_dir,
-        model,
-        backend=backend,
-        embedder=embedder,
-        settings=settings,
-        full=full,
-        progress=progress,
-    )
+            embedder = stack.enter_context(RayEmbedder(ray, model, backend))
+        return build_corpus(
+            corpus,
+            index_dir,
+            model,
+            backend=backend,
+            embedder=embedder,
+            settings=settings,
+            full=full,
+            progress=progress,
+        )
 
 
 def build_corpus(
