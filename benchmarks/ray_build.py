@@ -73,8 +73,8 @@ def main() -> None:
     report.line("| build | median s | runs s |")
     report.line("| --- | --- | --- |")
     for kind, runs in seconds.items():
-        report.line(f"| `qa build {' '.join(kinds[kind])}`".rstrip() + f" | {statistics.median(runs):.1f} | "
-                    f"{', '.join(f'{s:.1f}' for s in runs)} |")  # fmt: skip
+        label = " ".join(["qa build", *kinds[kind]])
+        report.line(f"| `{label}` | {statistics.median(runs):.1f} | {', '.join(f'{s:.1f}' for s in runs)} |")
     report.line()
     ratio = statistics.median(seconds["--ray"]) / statistics.median(seconds["local"])
     report.line(f"- wall ratio --ray / local: {ratio:.2f}")
