@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import pytest
 
 from qa import Answer, BuildError, Engine, build_index
 from qa._stores import open_store
+from tests._http import free_port, plain_call, wait_until_up
 from tests.conftest import ACME, SEED, SQUAD_V1, FakeEmbedder, shared_file, squad_articles, write_dated_corpus
 
 try:
@@ -39,17 +38,11 @@ SEED_QUESTIONS = (
 SQUAD_PARAGRAPHS = 200  # about 240 chunks: more than the 100 candidates each retriever returns
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
     """A `milvus-lite server` on a free port, ready to answer; (process, URI)."""
     from pymilvus import MilvusClient
 
-    port = _free_port()
+    port = free_port()
     command = [str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir", str(data)]
     process = subprocess.Popen(
         [*command, "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -292,17 +285,9 @@ def test_an_incremental_build_reuses_vectors_and_the_engine_follows_it(
 
 def _plain_ask(base: str, question: str) -> dict[str, object]:
     """The /ask endpoint over plain HTTP, as curl users call it: the answer's JSON."""
-    request = urllib.request.Request(
-        f"{base}gradio_api/call/ask",
-        data=json.dumps({"data": [question]}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        event_id = json.loads(response.read())["event_id"]
-    with urllib.request.urlopen(f"{base}gradio_api/call/ask/{event_id}", timeout=60) as stream:
-        lines = stream.read().decode().splitlines()
-    assert "event: complete" in lines, lines
-    answer: dict[str, object] = json.loads(lines[lines.index("event: complete") + 1].removeprefix("data: "))[0]
+    event, data = plain_call(base, "ask", [question])
+    assert event == "complete", data
+    answer: dict[str, object] = data[0]
     return answer
 
 
@@ -320,20 +305,12 @@ def test_qa_build_and_qa_serve_over_milvus_answer_as_the_folder_does(
     (corpus / SEED.name).write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
     qa = [sys.executable, "-m", "qa"]
     subprocess.run([*qa, "build", "--corpus", str(corpus)], env=env, check=True, timeout=300, capture_output=True)
-    port = _free_port()
+    port = free_port()
     with (tmp_path / "stderr.txt").open("w") as err:
         process = subprocess.Popen([*qa, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=err)
     base = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(base, timeout=5).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"qa serve did not start: {(tmp_path / 'stderr.txt').read_text()}")
-                time.sleep(0.3)
+        wait_until_up(base, process, (tmp_path / "stderr.txt").read_text)
         for question in SEED_QUESTIONS:
             local = json.loads(json.dumps(seed_stores["folder"].ask(question).to_dict()))
             assert _plain_ask(base, question) == local, question
