@@ -9,6 +9,7 @@ latest run of every benchmark. `--no-record` leaves the file alone (exploratory 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -19,6 +20,10 @@ import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qa._eval import SquadSet
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -38,6 +43,18 @@ def run(main: Callable[[], None]) -> None:
         main()
     except (QAError, OSError) as exc:
         sys.exit(f"{Path(sys.argv[0]).stem}: error: {exc}")
+
+
+def squad_corpus(squad: Path, folder: Path) -> SquadSet:
+    """SQuAD's paragraphs (one article each, as `qa._eval.load_squad` reads them) written to
+    `folder/squad.jsonl`, a corpus `qa build` reads; the set, for its questions."""
+    from qa._eval import load_squad  # not at the top: the other benchmarks need not load FAISS
+
+    data = load_squad(squad)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = ({"id": a.id, "title": a.title, "text": a.text} for a in data.articles)
+    (folder / "squad.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return data
 
 
 def add_record_flag(parser: argparse.ArgumentParser) -> None:

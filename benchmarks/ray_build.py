@@ -12,7 +12,6 @@ whether the two indexes hold bit-identical vectors and token codes.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _results import ROOT, Report, add_record_flag, run
+from _results import ROOT, Report, add_record_flag, run, squad_corpus
 
 from qa import Engine
 
@@ -40,16 +39,9 @@ def main() -> None:
     report = Report(
         "ray_build", "Ray build: `qa build --ray` against `qa build`, SQuAD v1.1 dev (issue 15)", args.record
     )
-    data = json.loads(args.squad.read_text(encoding="utf-8"))
-    records = [
-        {"id": f"{a['title']}/{i}", "title": a["title"].replace("_", " "), "text": p["context"]}
-        for a in data["data"]
-        for i, p in enumerate(a["paragraphs"])
-    ]
     shutil.rmtree(args.work, ignore_errors=True)
     corpus = args.work / "corpus"
-    corpus.mkdir(parents=True)
-    (corpus / "squad.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    squad_corpus(args.squad, corpus)
     kinds = {"local": [], "--ray": ["--ray"]}
     seconds: dict[str, list[float]] = {kind: [] for kind in kinds}
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _results import Report, add_record_flag, run
+from _results import Report, add_record_flag, run, squad_corpus
 
 from qa import Engine, build_index
 
@@ -36,17 +36,10 @@ def main() -> None:
     report = Report(
         "stores", "Stores: the local folder against Milvus Lite embedded, SQuAD v1.1 dev (issue 15)", args.record
     )
-    data = json.loads(args.squad.read_text(encoding="utf-8"))
-    records, questions = [], []
-    for a in data["data"]:
-        for i, p in enumerate(a["paragraphs"]):
-            records.append({"id": f"{a['title']}/{i}", "title": a["title"].replace("_", " "), "text": p["context"]})
-            questions += [q["question"] for q in p["qas"]]
-    questions = questions[:: max(1, len(questions) // args.limit)][: args.limit]
     shutil.rmtree(args.work, ignore_errors=True)
     corpus = args.work / "corpus"
-    corpus.mkdir(parents=True)
-    (corpus / "squad.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    questions = [q.question for q in squad_corpus(args.squad, corpus).questions]
+    questions = questions[:: max(1, len(questions) // args.limit)][: args.limit]
     stores = {"folder": str(args.work / "index"), "Milvus Lite": str(args.work / "qa.db")}
     built = {name: build_index(corpus, where, full=True) for name, where in stores.items()}
     engines = {name: Engine(store=where) for name, where in stores.items()}
