@@ -40,7 +40,7 @@ from qa._eval import corpus_engine, load_squad
 from qa._eval import default_index as squad_index
 from qa._eval_news import NewsSet, default_index, holds, load_news
 from qa._ranker import Linear, Ranker, save_ranker
-from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, Retriever
+from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, Retriever, offered
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -138,6 +138,8 @@ MONOTONE = (
     "late",
     "late_previous",
     "late_next",
+    "late_lead",
+    "late_focus",
     "chunk",
     "article",
     "coverage",
@@ -187,7 +189,15 @@ def support_rows(questions: Sequence[Question], rank: Linear) -> tuple[np.ndarra
         best = int(np.lexsort((np.arange(len(score)), -score))[0])
         f = q.features[best]
         column = RANK_FEATURES.index
-        figures = [f[column("cosine")], q.late_previous[best], f[column("article_coverage")], q.unknown, q.unknown_name]
+        offers = offered(q.text, q.features[best : best + 1])[0]
+        figures = [
+            f[column("cosine")],
+            q.late_previous[best],
+            f[column("article_coverage")],
+            q.unknown,
+            q.unknown_name,
+            offers,
+        ]
         rows.append(figures)
         labels.append(q.answerable)
         sources.append(q.source)

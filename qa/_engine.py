@@ -24,6 +24,7 @@ from ._types import Answer, Article, counted
 MAX_QUESTION_CHARS = 1000
 _UNDECODABLE = re.compile("[\ud800-\udfff]")
 FOLLOW_UP_BOOST = 0.2  # added to fused chunk scores (0..1) of the articles cited last turn
+FOLLOW_UP_ODDS = 2.0  # log-odds added to the sentences of the articles the previous turn answered from
 # How often a long-lived engine reads CURRENT (one small file) to look for a new build.
 RELOAD_SECONDS = 1.0
 log = logging.getLogger("qa")
@@ -310,7 +311,10 @@ class Engine:
             context = frozenset(c.article_id for c in answered.citations)
             # Carried terms find the article; a follow-up with words of its own picks the sentence by them.
             focus = term_spans(text) or None
-        retrieval = retriever.search(query, boost=boost, limit=max(top, depth), focus=focus, select=select)
+        favour = {article: FOLLOW_UP_ODDS for article in context}
+        retrieval = retriever.search(
+            query, boost=boost, limit=max(top, depth), focus=focus, select=select, favour=favour
+        )
         return compose(text, retrieval.query, retrieval.hits, top=top, context=context), retrieval
 
     def article(self, article_id: str) -> Article:

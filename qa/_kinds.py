@@ -91,12 +91,13 @@ _TYPE_RULES: dict[str, re.Pattern[str]] = {
 
 
 def question_kind(question: str) -> str:
-    """The kind of thing `question` asks for, one of KINDS ("what" when no rule fits)."""
+    """The kind of thing `question` asks for, one of KINDS ("what" when no rule fits).
+
+    The rule matching first in the question wins: its own wh-phrase comes before any a clause
+    brings in ("Which firm paid for the study on how fast ..." asks who, not how much)."""
     text = question.lower()
-    for kind, rule in _KIND_RULES:
-        if rule.search(text):
-            return kind
-    return "what"
+    found = [(match.start(), order) for order, (_, rule) in enumerate(_KIND_RULES) if (match := rule.search(text))]
+    return _KIND_RULES[min(found)[1]][0] if found else "what"
 
 
 def sentence_types(sentence: str) -> int:
@@ -106,3 +107,17 @@ def sentence_types(sentence: str) -> int:
         if _TYPE_RULES[name].search(sentence):
             mask |= 1 << bit
     return mask
+
+
+_WORDS = re.compile(r"\w+")
+
+
+def offers_new(type_name: str, sentence: str, question_words: set[str]) -> bool:
+    """Whether `sentence` holds a `type_name` the question does not already give: "in Rome"
+    answers "Where...?" only if the question is not about Rome. A match counts as given when
+    its last word is one of `question_words` (lower-cased)."""
+    for match in _TYPE_RULES[type_name].finditer(sentence):
+        words = _WORDS.findall(match.group(0))
+        if words and words[-1].lower() not in question_words:
+            return True
+    return False

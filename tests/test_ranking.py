@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import Engine, QAError, build_index
-from qa._kinds import KINDS, TYPES, question_kind, sentence_types
+from qa import Engine, QAError, _lexical, build_index
+from qa._kinds import KINDS, TYPES, offers_new, question_kind, sentence_types
 from qa._ranker import RANKER_FILE, Linear, Ranker, load_ranker, save_ranker
-from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES
+from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, UNDECIDED, offered
 from qa._types import also_in
 from qa.app import source_label
 from tests.conftest import FakeEmbedder
@@ -30,6 +30,10 @@ from tests.conftest import FakeEmbedder
         ("Which DJ penned the tsunami charity ballad?", "who"),
         ("Who did Catalina Sandino Moreno share her honour with?", "who"),
         ("What did the committee recommend?", "what"),
+        # The question's own wh-phrase wins over one a later clause brings in.
+        ("Which internet firm paid for the study on how fast connections change habits?", "who"),
+        ("Who does Anil Ambani blame for the feud?", "who"),
+        ("What did Andy Roddick blame himself for?", "why"),
     ],
 )
 def test_question_kind(question: str, kind: str) -> None:
@@ -49,6 +53,14 @@ def test_sentence_types() -> None:
     assert "name" in holds("The ballad was written by radio DJ Mike Read.")
     assert "place" in holds("The awards were held at the Tor Di Valle arena in Rome.")
     assert holds("the cat sat on the mat.") == set()
+
+
+def test_a_type_answers_only_when_the_question_does_not_give_it() -> None:
+    words = {"where", "did", "outkast", "collect", "their", "awards", "in", "rome"}
+    assert offers_new("place", "The awards were held at the Tor Di Valle arena.", words)
+    assert not offers_new("place", "OutKast won three prizes in Rome.", words)
+    assert offers_new("date", "It opens in January.", {"when", "does", "it", "open", "2006"})
+    assert not offers_new("date", "It opens in 2006.", {"when", "does", "it", "open", "2006"})
 
 
 def test_linear_is_the_standardised_dot_product() -> None:
@@ -111,3 +123,42 @@ def test_copies_of_a_story_are_cited_once_and_counted(tmp_path: Path) -> None:
     assert also_in(2) == "also in 1 other article" and also_in(3) == "also in 2 other articles" and also_in(1) == ""
     harbour = next(c for c in cited if "harbour" in c.sentence)
     assert "also in 1 other article" in source_label(harbour)
+
+
+def test_a_figure_in_words_answers_how_many_and_offers_what_is_asked(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "raid.txt").write_text(
+        "Police raided the fraud website in a global swoop. Twenty-eight people were arrested in the swoop. "
+        "The fraud website had been watched by police for a year."
+    )
+    build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    engine = Engine(tmp_path / "index", embedder=FakeEmbedder())
+    retriever, index = engine.retriever, engine.index
+    question = "How many people were detained in the fraud website swoop?"
+    vector, tokens, _ = retriever.embedder.embed_query(question)
+    c = retriever.candidates(question, _lexical.tokenize([question])[0], vector, tokens)
+    texts = [index.articles[a].text[s:e] for a, s, e in index.sentences[c.sentences].tolist()]
+    number = dict(zip(texts, c.column("how many:number").tolist(), strict=True))
+    assert number["Twenty-eight people were arrested in the swoop."] == 1.0
+    assert number["Police raided the fraud website in a global swoop."] == 0.0
+    offers = dict(zip(texts, offered(question, c.features).tolist(), strict=True))
+    assert offers == number  # a "how many" question is offered a new figure
+    assert offered("What did the police say?", c.features).tolist() == [UNDECIDED] * len(texts)
+    hits = retriever.search(question, limit=3).hits
+    assert all(h.offers == offers[h.article.text[h.start : h.end]] for h in hits)
+
+
+def test_favoured_articles_sentences_gain_their_log_odds(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Harbour council approved the budget on Monday. The mayor praised the harbour vote.")
+    (corpus / "b.txt").write_text("Storm closed the airport. Flights resumed on Tuesday after the storm.")
+    build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    retriever = Engine(tmp_path / "index", embedder=FakeEmbedder()).retriever
+    question = "when did the flights resume after the storm?"
+    plain = {(h.article.id, h.start): h.score for h in retriever.search(question, limit=10).hits}
+    favoured = retriever.search(question, limit=10, favour={"a.txt": 100.0}).hits
+    assert {h.article.id for h in favoured[:2]} == {"a.txt"}
+    for h in favoured:
+        assert h.score == pytest.approx(plain[(h.article.id, h.start)] + (100.0 if h.article.id == "a.txt" else 0.0))

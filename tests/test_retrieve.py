@@ -4,13 +4,13 @@ import numpy as np
 
 from qa import Engine, _lexical
 from qa._late import dequantize
-from qa._retrieve import ARTICLES, RANK_FEATURES, SUPPORT_FEATURES, _top
+from qa._retrieve import ARTICLES, RANK_FEATURES, SUPPORT_FEATURES, _top, offered
 
 QUESTION = "What security guarantees will Moscow demand?"
 
 
-def brute_maxsim(engine: Engine, question: np.ndarray, sentences: list[int]) -> float:
-    """MaxSim of the question's projected tokens over the stored tokens of `sentences`, by hand."""
+def brute_best(engine: Engine, question: np.ndarray, sentences: list[int]) -> np.ndarray:
+    """Each projected question token's best cosine over the stored tokens of `sentences`, by hand."""
     index = engine.index
     rows = [
         dequantize(
@@ -19,7 +19,12 @@ def brute_maxsim(engine: Engine, question: np.ndarray, sentences: list[int]) -> 
         )
         for s in sentences
     ]
-    return float((question @ np.vstack(rows).T).max(axis=1).mean())
+    return np.asarray((question @ np.vstack(rows).T).max(axis=1))
+
+
+def brute_maxsim(engine: Engine, question: np.ndarray, sentences: list[int]) -> float:
+    """MaxSim of the question's projected tokens over the stored tokens of `sentences`, by hand."""
+    return float(brute_best(engine, question, sentences).mean())
 
 
 def test_late_features_are_maxsim_of_sentence_and_its_windows(engine: Engine) -> None:
@@ -28,12 +33,20 @@ def test_late_features_are_maxsim_of_sentence_and_its_windows(engine: Engine) ->
     question = index.projection.apply(tokens)
     rows = np.arange(len(index.sentences))
     features = engine.retriever.late_features(tokens, rows)
-    assert features.shape == (len(rows), 3)
+    assert features.shape == (len(rows), 5)
     same = index.sentences[:, 0]
     for s in rows.tolist():
         before = [s - 1, s] if s > 0 and same[s - 1] == same[s] else [s]
         after = [s, s + 1] if s + 1 < len(rows) and same[s + 1] == same[s] else [s]
-        expected = [brute_maxsim(engine, question, w) for w in ([s], before, after)]
+        article = np.flatnonzero(same == same[s]).tolist()
+        lead = article[0]
+        expected = [brute_maxsim(engine, question, w) for w in ([s], before, after, [lead, s])]
+        # late_focus: this sentence's matches, each token weighted by how much better the
+        # article's best sentence matches it than the lead does.
+        own, first = brute_best(engine, question, [s]), brute_best(engine, question, [lead])
+        best = np.max([brute_best(engine, question, [r]) for r in article], axis=0)
+        weight = np.clip(best - first, 0.0, None) + 1e-6
+        expected.append(float((own * weight).sum() / weight.sum()))
         assert np.allclose(features[s], expected, atol=1e-5)
     # Any subset, in any order, scores as it does among all sentences.
     picked = rows[::-3]
@@ -70,14 +83,15 @@ def test_search_orders_by_the_rankers_score_and_supports_by_its_rule(engine: Eng
     by_row = dict(zip(c.sentences.tolist(), scores.tolist(), strict=True))
     for hit in hits:
         assert abs(hit.score - by_row[hit.row]) < 1e-5
-        figures = [hit.cosine, hit.match, hit.article_coverage, hit.unknown, hit.unknown_name]
+        figures = [hit.cosine, hit.match, hit.article_coverage, hit.unknown, hit.unknown_name, hit.offers]
+        assert hit.offers == offered(QUESTION, c.features[c.sentences == hit.row])[0]
         support = retriever.ranker.support(np.array([figures]))[0]
         if hit.coverage >= retriever.ranker.coverage_answers and not hit.unknown_name:
             support = max(support, 0.0)
         assert abs(hit.support - support) < 1e-5
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert abs(hits[0].score - max(by_row.values())) < 1e-5
-    assert SUPPORT_FEATURES == ("cosine", "match", "article_coverage", "unknown", "unknown_name")
+    assert SUPPORT_FEATURES == ("cosine", "match", "article_coverage", "unknown", "unknown_name", "offers")
 
 
 def test_top_is_a_stable_argsort_prefix() -> None:
