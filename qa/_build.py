@@ -13,7 +13,7 @@ from tqdm import tqdm
 from . import _lexical
 from ._chunk import SentenceChunker, make_chunker
 from ._corpus import Corpus, article_hash, read_corpus
-from ._embed import DEFAULT_BACKEND, Embedder, SpanPass, load_embedder
+from ._embed import DEFAULT_BACKEND, Embedder, SpanPass, embed_span_batches, load_embedder
 from ._errors import BuildError, QAError
 from ._kinds import sentence_types
 from ._late import SAMPLE_ROWS, TOKEN_DIMS, Projection, fit_projection, quantize
@@ -270,12 +270,10 @@ def _index_data(
         tokens = _TokenCodes(new_members, len(new_sentences), previous.projection if previous else None, token_dims)
         fresh_chunks = np.zeros((len(new_chunks), embedder.dimensions), dtype=np.float32)
         pooled_rows: list[np.ndarray] = [np.zeros(0)] * len(new_chunks)
-        for batch in tokens.batches(len(new_chunks)):
-            vectors, passes = embedder.embed_spans(
-                [new_chunks[c] for c in batch],
-                [[span for _, span in new_members[c]] for c in batch],
-                progress=bar.update,
-            )
+        batches = tokens.batches(len(new_chunks))
+        inputs = [([new_chunks[c] for c in b], [[span for _, span in new_members[c]] for c in b]) for b in batches]
+        embedded = embed_span_batches(embedder, inputs, progress=bar.update)
+        for batch, (vectors, passes) in zip(batches, embedded, strict=True):
             fresh_chunks[batch] = vectors
             for c, passed in zip(batch, passes, strict=True):
                 pooled_rows[c] = passed.vectors

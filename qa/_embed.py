@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -65,6 +65,33 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int:
         """Word pieces in `text`, without the model's special tokens."""
         ...
+
+
+Batch = tuple[Sequence[str], Sequence[Sequence[tuple[int, int]]]]  # texts and each text's spans
+
+
+@runtime_checkable
+class BatchStreamer(Protocol):
+    """An embedder that takes a build's batches as one stream (`qa._ray.RayEmbedder`: one Ray
+    dataset and actor pool for the whole build, where a call per batch would start one each)."""
+
+    def embed_span_batches(
+        self, batches: Sequence[Batch], progress: Callable[[int], object] | None = None
+    ) -> Iterator[tuple[np.ndarray, list[SpanPass]]]:
+        """`embed_spans` of each batch, in order, each as soon as it is complete."""
+        ...
+
+
+def embed_span_batches(
+    embedder: Embedder, batches: Sequence[Batch], progress: Callable[[int], object] | None = None
+) -> Iterator[tuple[np.ndarray, list[SpanPass]]]:
+    """`embedder.embed_spans` of each batch, in order: through one stream where the embedder
+    takes one (`BatchStreamer`), else a call per batch."""
+    if isinstance(embedder, BatchStreamer):
+        yield from embedder.embed_span_batches(batches, progress)
+        return
+    for texts, spans in batches:
+        yield embedder.embed_spans(texts, spans, progress=progress)
 
 
 @dataclass(frozen=True)

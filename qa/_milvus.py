@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pymilvus import DataType, Function, FunctionType, MilvusClient
+from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, MilvusClient, RRFRanker
 from pymilvus.exceptions import MilvusException
 
 from . import _lexical, _store
@@ -350,37 +350,78 @@ class MilvusIndex(StoredIndex):
     def search_chunks(
         self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        params: dict[str, Any] = {"metric_type": "IP"}
-        if self.manifest.chunks > EXACT_LIMIT:
-            params["params"] = {"ef": HNSW_EF_SEARCH}
-        hits = self._search(np.asarray(vector, dtype=np.float32).tolist(), "dense", k, allowed, params)
+        expression = self._filter(allowed)
+        if expression is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        hits = self._call(
+            lambda client: client.search(
+                _chunks(self.name or ""),
+                data=[np.asarray(vector, dtype=np.float32).tolist()],
+                anns_field="dense",
+                limit=self._limit(k),
+                filter=expression,
+                output_fields=["article"],
+                search_params=self._dense_params(),
+            )
+        )
         return (
             np.array([h["id"] for h in hits], dtype=np.int64),
             np.array([h["distance"] for h in hits], dtype=np.float32),
         )
 
-    def search_lexical(self, tokens: list[str], k: int, allowed: np.ndarray | None = None) -> np.ndarray:
-        if not tokens:
-            return np.zeros(0, dtype=np.int64)
-        hits = self._search(" ".join(tokens), "sparse", k, allowed, {"metric_type": "BM25"})
-        return np.array([h["id"] for h in hits], dtype=np.int64)
-
-    def _search(
-        self, query: Any, field: str, k: int, allowed: np.ndarray | None, params: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+    def search_candidates(
+        self, vector: np.ndarray, tokens: list[str], k: int, allowed: np.ndarray | None = None
+    ) -> np.ndarray:
         expression = self._filter(allowed)
         if expression is None:
-            return []
-        try:
-            result = self._store.client.search(
-                _chunks(self.name or ""),
-                data=[query],
-                anns_field=field,
-                limit=max(1, min(k, self.manifest.chunks)),
-                filter=expression,
-                output_fields=["article"],
-                search_params=params,
+            return np.zeros(0, dtype=np.int64)
+        limit = self._limit(k)
+        requests = [
+            AnnSearchRequest(
+                data=[np.asarray(vector, dtype=np.float32).tolist()],
+                anns_field="dense",
+                param=self._dense_params(),
+                limit=limit,
+                expr=expression,
             )
+        ]
+        if tokens:
+            requests.append(
+                AnnSearchRequest(
+                    data=[" ".join(tokens)],
+                    anns_field="sparse",
+                    param={"metric_type": "BM25"},
+                    limit=limit,
+                    expr=expression,
+                )
+            )
+        # One round trip for both searches. The ranker only merges them here: with room for every
+        # hit of each request, the result is exactly their union, which retrieval scores itself as
+        # it does the folder's (a Milvus ranker would score only its top-k, and not as qa does).
+        hits = self._call(
+            lambda client: client.hybrid_search(
+                _chunks(self.name or ""),
+                requests,
+                RRFRanker(),
+                limit=limit * len(requests),
+                output_fields=["article"],
+            )
+        )
+        return np.unique(np.array([h["id"] for h in hits], dtype=np.int64))
+
+    def _limit(self, k: int) -> int:
+        return max(1, min(k, self.manifest.chunks))
+
+    def _dense_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"metric_type": "IP"}
+        if self.manifest.chunks > EXACT_LIMIT:
+            params["params"] = {"ef": HNSW_EF_SEARCH}
+        return params
+
+    def _call(self, search: Callable[[MilvusClient], list[Any]]) -> list[dict[str, Any]]:
+        """The hits of one search of this build's chunks, for one query."""
+        try:
+            result = search(self._store.client)
         except MilvusException as exc:
             raise IndexCorruptError(
                 f"Milvus at {self._store.uri} cannot search build {self.name} ({exc.message}); "

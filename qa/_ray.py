@@ -1,7 +1,9 @@
 """The build's embedding step on Ray Data: an actor pool of the ONNX embedder, one per core.
 
-`RayEmbedder` is an `Embedder`: `qa._build` calls `embed_spans` and `embed` exactly as on one
-machine, and Ray runs the texts on a pool of actors that each load the same model. One text per
+`RayEmbedder` is an `Embedder`, and a `BatchStreamer`: `qa._build` hands it all of a build's
+batches as one stream (`embed_span_batches`: one dataset, one actor pool started once) and gets
+each batch back in order, as from one machine; Ray runs the texts on a pool of actors that each
+load the same model. One text per
 model call (`OnnxEmbedder._hidden`) makes a text's vector independent of its batch and of the
 node it ran on, so an index built through Ray is bit-identical to a local build. Questions
 (`embed_query`) and token counts (chunking) stay on the local embedder. Ray is imported here
@@ -14,13 +16,13 @@ import logging
 import os
 import pickle
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 
-from ._embed import Embedder, SpanPass, load_embedder
+from ._embed import Batch, Embedder, SpanPass, load_embedder
 from ._errors import BuildError
 
 BATCH_TEXTS = 32  # texts per actor call: small enough that every actor gets work in a 512-chunk batch
@@ -78,39 +80,58 @@ class RayEmbedder:
         """Text vectors, and span vectors and tokens, from one pass (see `Embedder.embed_spans`)."""
         if len(spans) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(spans)} lists of spans")
-        vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        passes: list[SpanPass | None] = [None] * len(texts)
-        if not texts:
-            return vectors, []
+        return next(self.embed_span_batches([(texts, spans)], progress))
+
+    def embed_span_batches(
+        self, batches: Sequence[Batch], progress: Callable[[int], object] | None = None
+    ) -> Iterator[tuple[np.ndarray, list[SpanPass]]]:
+        """`embed_spans` of each batch, in order, through one dataset and one actor pool: the
+        actors start once for the whole build, and each batch is handed back as soon as its last
+        row is (rows come back in order, so the build codes batch by batch as before)."""
+        sizes = [len(texts) for texts, _ in batches]
+        if not sum(sizes):
+            yield from ((np.zeros((n, self.dimensions), dtype=np.float32), []) for n in sizes)
+            return
         import ray.data
 
         items = [
             {"row": i, "text": text, "spans": [int(x) for span in text_spans for x in span]}
-            for i, (text, text_spans) in enumerate(zip(texts, spans, strict=True))
+            for i, (text, text_spans) in enumerate(
+                (text, text_spans) for texts, spans in batches for text, text_spans in zip(texts, spans, strict=True)
+            )
         ]
         dataset = ray.data.from_items(items).map_batches(
             _EmbedActor,
             fn_constructor_args=(self._model, self._backend),
-            compute=ray.data.ActorPoolStrategy(size=min(self._actors, len(texts))),
+            compute=ray.data.ActorPoolStrategy(size=min(self._actors, len(items))),
             batch_size=BATCH_TEXTS,
             batch_format="numpy",
             num_cpus=1,
         )
+        rows = iter(dataset.iter_batches(batch_size=None, batch_format="numpy"))
+        arrived: dict[int, tuple[np.ndarray, SpanPass]] = {}  # rows not yet handed back, by number
+        first = 0
         try:
-            # Rows may come back in any order: each carries its own number.
-            for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-                for row, out in zip(batch["row"], batch["out"], strict=True):
-                    vector, passed = pickle.loads(out)
-                    vectors[int(row)], passes[int(row)] = vector, passed
-                if progress:
-                    progress(len(batch["row"]))
+            for size in sizes:
+                # Ray keeps the rows' order (`_start`), so this holds little more than one batch.
+                while any(r not in arrived for r in range(first, first + size)):
+                    batch = next(rows)
+                    for row, out in zip(batch["row"], batch["out"], strict=True):
+                        arrived[int(row)] = pickle.loads(out)
+                    if progress:
+                        progress(len(batch["row"]))
+                done = [arrived.pop(r) for r in range(first, first + size)]
+                first += size
+                vectors = np.zeros((size, self.dimensions), dtype=np.float32)
+                for k, (vector, _) in enumerate(done):
+                    vectors[k] = vector
+                yield vectors, [passed for _, passed in done]
+        except StopIteration:
+            raise BuildError("Ray returned fewer texts than it was given; this is a bug, please report it") from None
         except ray.exceptions.RayError as exc:
-            first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            raise BuildError(f"embedding on Ray failed ({first}); the previous index is unchanged") from exc
-        done = [p for p in passes if p is not None]
-        if len(done) != len(texts):
-            raise BuildError("Ray returned fewer texts than it was given; this is a bug, please report it")
-        return vectors, done
+            message = str(exc).strip()
+            last = message.splitlines()[-1] if message else type(exc).__name__
+            raise BuildError(f"embedding on Ray failed ({last}); the previous index is unchanged") from exc
 
     def embed_query(self, text: str) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
         """A question is embedded locally: one text is not worth a trip to the cluster."""
@@ -155,6 +176,8 @@ def _start(address: str) -> Any:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the build's own bar counts the texts
     context.print_on_execution_start = False
+    # A build's batches stream through one dataset and are coded in order as each completes.
+    context.execution_options.preserve_order = True
     return ray
 
 

@@ -332,15 +332,14 @@ class Retriever:
         index = self.index
         lexical = self.lexical_scores(tokens)
         allowed = None if select.allowed is None else select.allowed[index.chunks[:, 0]]
-        dense_ids, _ = index.search_chunks(vector, CANDIDATE_CHUNKS, allowed)
         chunk_bm25 = lexical["chunks"] if allowed is None else np.where(allowed, lexical["chunks"], 0.0)
-        lexical_ids = index.search_lexical(tokens, CANDIDATE_CHUNKS, allowed)  # a store's own full-text search
-        if lexical_ids is None:
+        retrieved = index.search_candidates(vector, tokens, CANDIDATE_CHUNKS, allowed)  # a store searching both
+        if retrieved is None:
+            dense_ids, _ = index.search_chunks(vector, CANDIDATE_CHUNKS, allowed)
             # Only chunks holding a question word can be lexical candidates. Ranking just those is
             # the same top and far quicker: partitioning thousands of equal zeros is slow.
             holding = np.flatnonzero(chunk_bm25 > 0)
-            lexical_ids = holding[_top(chunk_bm25[holding], CANDIDATE_CHUNKS)]
-        retrieved = np.union1d(dense_ids, lexical_ids)
+            retrieved = np.union1d(dense_ids, holding[_top(chunk_bm25[holding], CANDIDATE_CHUNKS)])
         # einsum, not @, for the same reason as in `_late`: no BLAS threads left spinning.
         dense = np.einsum("cd,d->c", index.chunk_vectors[retrieved], vector)
         normalise = _normaliser(dense), _normaliser(chunk_bm25[retrieved])

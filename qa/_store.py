@@ -202,9 +202,12 @@ class StoredIndex:
         keep = ids[0] >= 0
         return ids[0][keep].astype(np.int64), scores[0][keep]
 
-    def search_lexical(self, tokens: list[str], k: int, allowed: np.ndarray | None = None) -> np.ndarray | None:
-        """Top-`k` chunk ids by BM25 for the tokenized question, from a store that searches text
-        itself; None here, where retrieval ranks the BM25 scores it computes from `bm25`."""
+    def search_candidates(
+        self, vector: np.ndarray, tokens: list[str], k: int, allowed: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """The union of the best `k` chunks by vector and the best `k` by BM25 for the tokenized
+        question (sorted ids), from a store that searches both itself; None here, where retrieval
+        takes the dense ones from `search_chunks` and ranks the BM25 scores it computes from `bm25`."""
         return None
 
 

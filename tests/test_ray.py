@@ -7,6 +7,7 @@ built on this machine alone, so `qa ask --json` answers identically from both.
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -102,6 +103,29 @@ def test_a_ray_build_into_milvus_lite_answers_as_the_local_build(
     built = qa("build", "--corpus", str(corpus), "--store", str(store), "--ray", cluster)
     assert built.returncode == 0, built.stderr
     assert _ask(store) == local_answers[1]
+
+
+def test_batches_stream_through_one_dataset_whole_in_order_and_bit_identical(cluster: str) -> None:
+    """A build hands all its batches to Ray at once (one dataset, one actor pool); each comes back
+    whole and in order, with the bits the local embedder gives batch by batch."""
+    from qa._embed import embed_span_batches, load_embedder
+    from qa._ray import RayEmbedder
+
+    words = SEED.read_text(encoding="utf-8").split()
+    texts = [" ".join(words[i : i + 30]) for i in range(0, min(len(words), 30 * 16), 30)]
+    spans = [[(0, len(t) // 2), (len(t) // 2, len(t))] for t in texts]
+    cuts = [0, 3, 10, 11, len(texts)]  # uneven batches, one of a single text
+    batches = [(texts[a:b], spans[a:b]) for a, b in itertools.pairwise(cuts)]
+    local = list(embed_span_batches(load_embedder(None, "onnx"), batches))
+    seen: list[int] = []
+    # Not closed: its `ray.shutdown` would stop the module's cluster, which it joined.
+    streamed = list(RayEmbedder(cluster).embed_span_batches(batches, progress=seen.append))
+    assert sum(seen) == len(texts) and len(streamed) == len(batches)
+    for (ours, our_passes), (theirs, their_passes), (batch, _) in zip(streamed, local, batches, strict=True):
+        assert ours.shape == (len(batch), 384) and np.array_equal(ours, theirs)
+        for mine, other in zip(our_passes, their_passes, strict=True):
+            assert np.array_equal(mine.vectors, other.vectors)
+            assert all(np.array_equal(a, b) for a, b in zip(mine.tokens, other.tokens, strict=True))
 
 
 @pytest.mark.parametrize("address", ["ray://127.0.0.1:{port}", "127.0.0.1:{port}", "not an address"])
