@@ -415,9 +415,10 @@ class Retriever:
         }
         kind = question_kind(question)
         types = index.sentence_types[sentences].astype(np.int64)
+        spans = index.sentences[sentences].tolist()
         texts = (
-            [index.articles[a].text[s:e] for a, s, e in index.sentences[sentences].tolist()]
-            if kind in {k for k, _ in WANTS}
+            [index.articles[a].text[s:e] for a, s, e in spans]
+            if kind in {k for k, t in WANTS if t in ("name", "number")}
             else []
         )
         question_words = {w.lower() for w in _WORD.findall(question)}
@@ -436,7 +437,12 @@ class Retriever:
                     [bool({n.lower() for n in _NUMBER.findall(t)} - given) for t in texts], dtype=np.float64
                 )
             elif wanted in NOVEL_TYPES:
-                columns[name] = np.array([offers_new(wanted, t, question_words) for t in texts], dtype=np.float64)
+                # Only a sentence holding the type at all (its bit, found at build time) is read.
+                column = np.zeros(len(sentences))
+                for i in np.flatnonzero((types >> TYPES.index(wanted)) & 1).tolist():
+                    a, start, end = spans[i]
+                    column[i] = offers_new(wanted, index.articles[a].text[start:end], question_words)
+                columns[name] = column
             else:
                 columns[name] = ((types >> TYPES.index(wanted)) & 1).astype(np.float64)
         features = np.column_stack([columns[n] for n in RANK_FEATURES]).astype(np.float64)
