@@ -659,13 +659,21 @@ class MilvusIndex(StoredIndex):
 
     def _call(self, search: Callable[[MilvusClient], list[Any]]) -> list[dict[str, Any]]:
         """The hits of one search of this build's chunks, for one query."""
+        client = self._store.client
         try:
-            result = search(self._store.client)
+            result = search(client)
+            # Rows this generation sees are deleted only after its data collection is dropped
+            # (`collect`): if that is still there after the search, the search saw them all.
+            gone = self._live and not client.has_collection(_data(self.name or ""))
         except MilvusException as exc:
             raise IndexCorruptError(
                 f"Milvus at {self._store.uri} cannot search build {self.name} ({exc.message}); "
                 "if a newer build was published meanwhile, ask again"
             ) from exc
+        if gone:
+            raise IndexCorruptError(
+                f"Milvus at {self._store.uri} no longer holds build {self.name}; a newer build was published, ask again"
+            )
         return list(result[0])
 
     def _filter(self, allowed: np.ndarray | None) -> str | None:
