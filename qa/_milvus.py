@@ -4,18 +4,18 @@ reaches), so that no serving node reads a local file. The only module that impor
 A build `<id>` is its tables, in `qa_<id>_data`, and the rows of one chunk collection that
 incremental builds share, `qa_<first>` (named after the full build that made it):
 
-    qa_<first>     a row per chunk of an article version: its key (`article`, the version's
-                   number, times 2**24, plus the chunk's place in the article), the version's
-                   number (`article`), the generations it is live in (`born <= g < died`; `died`
-                   is LIVE until a build drops or changes the article), date (a timestamp) and
-                   source, its dense vector, and its text as qa's own tokenizer leaves it (stemmed,
-                   stop words out) feeding Milvus's BM25 function, so that Milvus's full-text
-                   search ranks the terms `qa._lexical` does (Milvus Lite has no English analyzer).
-    qa_<id>_data   the manifest (row 0); where its chunks are and which generation it is (row -1);
-                   then the build's tables (articles with texts, sentences with offsets, token
-                   codes and projection, sentence types and groups, BM25 of sentences and windows,
-                   and each article row's version number) as the local store writes them, tarred,
-                   in pieces.
+    qa_<first>     a row per chunk of an article version: its key (`id`: the version's number
+                   times 2**24 plus the chunk's place in the article), the version's number
+                   (`article`), the generations it is live in (`born <= g < died`; `died` is LIVE
+                   until a build drops or changes the article), date (a timestamp) and source,
+                   its dense vector, and its text as qa's own tokenizer leaves it (stemmed, stop
+                   words out) feeding Milvus's BM25 function, so that Milvus's full-text search
+                   ranks the terms `qa._lexical` does (Milvus Lite has no English analyzer).
+    qa_<id>_data   the manifest (row 0), then the build's tables (articles with texts, sentences
+                   with offsets, token codes and projection, sentence types and groups, BM25 of
+                   sentences and windows, and each article row's version number) as the local
+                   store writes them, tarred, in pieces. Its property `qa.build` says which chunk
+                   collection, and which generation of it, the build searches.
 
 A full build (the first one, `--full`, another model or settings) makes a new chunk collection,
 generation 1. An incremental build g + 1 writes only what changed: rows for its new and changed
@@ -73,6 +73,7 @@ LIVE = 2**62  # `died` of a row no build has dropped yet
 CHUNK_BITS = 24  # a chunk row's key: its article version's number << CHUNK_BITS | its place in the article
 KEYS_CHANGED = 2_000  # keys named in one expression, or given new `died` in one upsert
 NUMBERS_FILE = "milvus_articles.npy"  # in the tables: each article row's version number
+PROPERTY = "qa.build"  # the data collection's property that says where its chunks are (`_Build`)
 # pymilvus logs each failed call with its traceback; qa reports the failure itself, on one line.
 logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
@@ -195,11 +196,17 @@ class MilvusStore:
         return _store.parse_manifest(self.uri, f"{self.uri} ({_data(name)})", str(rows[0]["data"]))
 
     def _info(self, name: str) -> _Build:
-        rows = self._query(_data(name), "id == -1", ["data"])
-        if not rows:
+        # A collection property, read without loading the collection (its rows are the tables).
+        try:
+            properties = self.client.describe_collection(_data(name)).get("properties") or {}
+        except MilvusException as exc:
+            raise IndexCorruptError(
+                f"Milvus at {self.uri} cannot read {_data(name)} ({exc.message}); rebuild with `qa build --store {self.uri}`"
+            ) from exc
+        if PROPERTY not in properties:
             return _Build(chunks=name, generation=None)
         try:
-            return _Build(**json.loads(str(rows[0]["data"])))
+            return _Build(**json.loads(str(properties[PROPERTY])))
         except (ValueError, TypeError) as exc:
             raise IndexCorruptError(
                 f"build {name} in {self.uri} does not say where its chunks are ({exc}); "
@@ -390,7 +397,8 @@ class MilvusStore:
         schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector field in every collection
         index = client.prepare_index_params()
         index.add_index("unused", index_type="FLAT", metric_type="L2")
-        client.create_collection(_data(name), schema=schema, index_params=index)
+        properties = {PROPERTY: json.dumps(asdict(build))}
+        client.create_collection(_data(name), schema=schema, index_params=index, properties=properties)
         with tempfile.TemporaryDirectory(prefix="qa-milvus-") as folder:
             _store._write_files(Path(folder), data, manifest, vectors=False)
             np.save(Path(folder) / NUMBERS_FILE, numbers.astype(np.int64))
@@ -400,10 +408,7 @@ class MilvusStore:
                     if path.is_file() and path.name not in ("manifest.json", _store.LEASE):
                         archive.add(path, arcname=str(path.relative_to(folder)))
         text = base64.b64encode(buffer.getvalue()).decode("ascii")
-        rows = [
-            {"id": 0, "data": json.dumps(asdict(manifest)), "unused": [0.0, 0.0]},
-            {"id": -1, "data": json.dumps(asdict(build)), "unused": [0.0, 0.0]},
-        ]
+        rows = [{"id": 0, "data": json.dumps(asdict(manifest)), "unused": [0.0, 0.0]}]
         rows += [
             {"id": 1 + k, "data": text[i : i + PIECE_CHARS], "unused": [0.0, 0.0]}
             for k, i in enumerate(range(0, len(text), PIECE_CHARS))

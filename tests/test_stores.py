@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import Answer, BuildError, Engine, build_index
+from qa import Answer, BuildError, Engine, IndexCorruptError, build_index
 from qa._stores import open_store
 from tests._http import free_port, plain_call, wait_until_up
 from tests.conftest import ACME, SEED, SQUAD_V1, FakeEmbedder, shared_file, squad_articles, write_dated_corpus
@@ -401,12 +401,16 @@ def test_an_incremental_milvus_build_answers_as_a_folder_built_the_same_way(
     )
     assert _rows(milvus, "id >= 0") == first_chunks + changed
     assert _rows(milvus, f"died == {LIVE}") == new_milvus.index.manifest.chunks
-    # A third build drops generation 1, and with it the rows only generation 1 saw.
-    for engine in (old_folder, old_milvus, new_folder, new_milvus):
+    # A third build drops generation 1, and with it the rows only generation 1 saw: an engine
+    # still holding it is told so, rather than searching what is left of them.
+    for engine in (old_folder, new_folder, new_milvus):
         engine.close()
     (corpus / "late.md").write_text("A late story about the ferry timetable.\n", encoding="utf-8")
     build_index(corpus, milvus)
     assert _rows(milvus, f"died != {LIVE}") == 0
+    with pytest.raises(IndexCorruptError, match="no longer holds"):
+        old_milvus.index.search_candidates(old_milvus.index.chunk_vectors[0], ["storm"], 10)
+    old_milvus.close()
 
 
 _KILLED_INCREMENTAL = """
