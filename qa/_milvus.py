@@ -352,10 +352,9 @@ class MilvusStore:
         for build in dropped:
             self._drop(_data(build))
         with contextlib.suppress(QAError, MilvusException):
-            infos = self._drop_unnamed()
             # Rows no kept build sees: dead in the oldest generation still kept.
             oldest: dict[str, int] = {}
-            for info in infos:
+            for info in self._drop_unnamed() or []:
                 if info.generation is not None:
                     oldest[info.chunks] = min(oldest.get(info.chunks, info.generation), info.generation)
             for chunks, generation in oldest.items():
@@ -363,15 +362,13 @@ class MilvusStore:
                 self.client.delete(_chunks(chunks), filter=f"died <= {generation}")
         return dropped
 
-    def _drop_unnamed(self) -> list[_Build]:
+    def _drop_unnamed(self) -> list[_Build] | None:
         """Drop the chunk collections no build names; every build's `_Build`. A build that cannot
-        be read might name any: then nothing is dropped."""
-        infos: list[_Build] = []
+        be read might name any: then nothing is dropped, and None returned."""
         try:
-            for build in self._builds():
-                infos.append(self._info(build))
+            infos = [self._info(build) for build in self._builds()]
         except QAError:
-            return infos
+            return None
         named = {info.chunks for info in infos}
         for collection in self.client.list_collections():
             found = _BUILD.match(collection)
