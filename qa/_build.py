@@ -135,7 +135,7 @@ def build_corpus(
                 vector_index=vector_index_kind(len(data.chunks)),
                 tokens=len(data.token_codes),
             )
-            store.publish(data, manifest)
+            store.publish(data, manifest, previous)
             if previous is not None:
                 previous.close()  # its tables were copied; its build may now be removed
             store.collect()  # builds still read by a server are left to the last reader to go

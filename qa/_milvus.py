@@ -1,22 +1,35 @@
 """The Milvus store: builds kept in Milvus (a Milvus Lite file, or a server every serving node
 reaches), so that no serving node reads a local file. The only module that imports pymilvus.
 
-Each build `<id>` is two collections:
+A build `<id>` is its tables, in `qa_<id>_data`, and the rows of one chunk collection that
+incremental builds share, `qa_<first>` (named after the full build that made it):
 
-    qa_<id>        a row per chunk: its row (primary key), its article's row, date (a timestamp)
-                   and source, its dense vector, and its text as qa's own tokenizer leaves it
-                   (stemmed, stop words out) feeding Milvus's BM25 function, so that Milvus's
-                   full-text search ranks the terms `qa._lexical` does (Milvus Lite has no English
-                   analyzer). Retrieval's dense and BM25 candidate chunks come from here.
-    qa_<id>_data   the manifest, then the build's tables (articles with texts, sentences with
-                   offsets, token codes and projection, sentence types and groups, BM25 of
-                   sentences and windows) as the local store writes them, tarred, in pieces.
+    qa_<first>     a row per chunk of an article version: its key (`id`: the version's number
+                   times 2**24 plus the chunk's place in the article), the version's number
+                   (`article`), the generations it is live in (`born <= g < died`; `died` is LIVE
+                   until a build drops or changes the article), date (a timestamp) and source,
+                   its dense vector, and its text as qa's own tokenizer leaves it (stemmed, stop
+                   words out) feeding Milvus's BM25 function, so that Milvus's full-text search
+                   ranks the terms `qa._lexical` does (Milvus Lite has no English analyzer).
+    qa_<id>_data   the manifest (row 0), then the build's tables (articles with texts, sentences
+                   with offsets, token codes and projection, sentence types and groups, BM25 of
+                   sentences and windows, and each article row's version number) as the local
+                   store writes them, tarred, in pieces. Its property `qa.build` says which chunk
+                   collection, and which generation of it, the build searches.
 
-The alias `qa` names the current build's chunk collection: a build writes both collections
-completely, then moves the alias (`create_alias`/`alter_alias`), the one step that publishes it.
-A build that fails or is killed before it leaves the previous build current; the next build drops
-what it left. After a publication the build before it is kept (a serving node polling the alias
-every second swaps to the new one first) and older ones are dropped.
+A full build (the first one, `--full`, another model or settings) makes a new chunk collection,
+generation 1. An incremental build g + 1 writes only what changed: rows for its new and changed
+articles, born g + 1, and `died = g + 1` on the rows of changed and deleted ones. A node serving
+build g searches `born <= g and died > g`, so none of that is visible to it; and it maps a hit's
+key to a chunk row of its own tables through the version numbers those tables hold.
+
+The alias `qa` names the current build's data collection: a build writes its rows, then moves
+the alias (`create_alias`/`alter_alias`), the one step that publishes it. A build that fails or is
+killed before it leaves the previous build current; the next build drops what it left (its data
+collection, a chunk collection no build names, rows born after the current generation) and makes
+live again the rows it marked dead. After a publication the build before it is kept (a serving
+node polling the alias every second swaps to the new one first); older ones are dropped, and so
+are the rows no kept generation sees.
 """
 
 from __future__ import annotations
@@ -34,7 +47,7 @@ import tarfile
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +56,7 @@ from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, MilvusC
 from pymilvus.exceptions import MilvusException
 
 from . import _lexical, _store
+from ._corpus import article_hash
 from ._dates import timestamp
 from ._errors import BuildError, IndexCorruptError, IndexNotFoundError, QAError
 from ._store import EXACT_LIMIT, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, IndexData, Manifest, StoredIndex
@@ -55,6 +69,11 @@ ROWS_WRITTEN = 500
 KEEP = 1  # builds kept before the current one
 SOURCE_CHARS = 512
 RESOLVE_ATTEMPTS = 5  # a loader whose build was dropped under it follows the alias again
+LIVE = 2**62  # `died` of a row no build has dropped yet
+CHUNK_BITS = 24  # a chunk row's key: its article version's number << CHUNK_BITS | its place in the article
+KEYS_CHANGED = 2_000  # keys named in one expression, or given new `died` in one upsert
+NUMBERS_FILE = "milvus_articles.npy"  # in the tables: each article row's version number
+PROPERTY = "qa.build"  # the data collection's property that says where its chunks are (`_Build`)
 # pymilvus logs each failed call with its traceback; qa reports the failure itself, on one line.
 logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
@@ -79,6 +98,19 @@ def _hold_file(path: Path) -> None:
                 "stop it, or run `milvus-lite server` and pass its URI (http://127.0.0.1:PORT) to both"
             ) from None
         _locks[key] = fd  # held until the process exits
+
+
+@dataclass(frozen=True)
+class _Build:
+    """Where a build's chunks are: `chunks` names the collection `qa_<chunks>`, and the build sees
+    its rows of `generation` (None: a build written before generations, whose collection is its
+    own and keyed by chunk row). `next_article` numbers the next new article version."""
+
+    chunks: str
+    generation: int | None
+    next_article: int = 0
+    vector_index: str = ""
+    dimensions: int = 0
 
 
 class MilvusStore:
@@ -125,8 +157,9 @@ class MilvusStore:
             raise IndexCorruptError(f"Milvus at {self.uri} cannot name the current build ({exc.message})") from exc
         if target is None:
             raise IndexNotFoundError(f"no index in {self.uri!r}; build one with `qa build --store {self.uri}`")
+        # The alias names a build's data collection (a build written before generations: its chunks).
         found = _BUILD.match(target)
-        if found is None or found.group(2):
+        if found is None:
             raise IndexCorruptError(
                 f"alias {ALIAS!r} in {self.uri} names {target!r}, not a qa build; rebuild with `qa build --store {self.uri}`"
             )
@@ -142,7 +175,9 @@ class MilvusStore:
                 manifest = self._manifest(name)
                 if check is not None:
                     check(manifest)
-                return MilvusIndex(self, name, manifest, self._tables(name, manifest, search), search)
+                build = self._info(name)
+                data, numbers = self._tables(name, manifest, search)
+                return MilvusIndex(self, name, manifest, data, search, build, numbers)
             except IndexCorruptError:
                 if self.current_name() == name:
                     raise
@@ -160,7 +195,26 @@ class MilvusStore:
             )
         return _store.parse_manifest(self.uri, f"{self.uri} ({_data(name)})", str(rows[0]["data"]))
 
-    def _tables(self, name: str, manifest: Manifest, search: bool) -> IndexData:
+    def _info(self, name: str) -> _Build:
+        # A collection property, read without loading the collection (its rows are the tables).
+        try:
+            properties = self.client.describe_collection(_data(name)).get("properties") or {}
+        except MilvusException as exc:
+            raise IndexCorruptError(
+                f"Milvus at {self.uri} cannot read {_data(name)} ({exc.message}); rebuild with `qa build --store {self.uri}`"
+            ) from exc
+        if PROPERTY not in properties:
+            return _Build(chunks=name, generation=None)
+        try:
+            return _Build(**json.loads(str(properties[PROPERTY])))
+        except (ValueError, TypeError) as exc:
+            raise IndexCorruptError(
+                f"build {name} in {self.uri} does not say where its chunks are ({exc}); "
+                f"rebuild with `qa build --full --store {self.uri}`"
+            ) from exc
+
+    def _tables(self, name: str, manifest: Manifest, search: bool) -> tuple[IndexData, np.ndarray]:
+        """The build's tables, and each article row's version number."""
         pieces: list[str] = []
         while True:
             first = 1 + len(pieces)
@@ -174,17 +228,26 @@ class MilvusStore:
                 raw = io.BytesIO(base64.b64decode("".join(pieces)))
                 with tarfile.open(fileobj=raw, mode="r:") as archive:
                     archive.extractall(folder, filter="data")
-            except (ValueError, tarfile.TarError) as exc:
+                numbers_file = Path(folder) / NUMBERS_FILE
+                numbers = (
+                    np.load(numbers_file).astype(np.int64)
+                    if numbers_file.exists()
+                    else np.arange(manifest.articles, dtype=np.int64)
+                )
+            except (ValueError, OSError, tarfile.TarError) as exc:
                 raise IndexCorruptError(
                     f"build {name} in {self.uri} has damaged tables ({exc}); rebuild with `qa build --store {self.uri}`"
                 ) from exc
-            return _store.read_tables(self.uri, Path(folder), manifest, search, mmap=False)
+            if numbers.shape != (manifest.articles,):
+                raise IndexCorruptError(
+                    f"build {name} in {self.uri} numbers {len(numbers)} articles, not its manifest's "
+                    f"{manifest.articles}; rebuild with `qa build --full --store {self.uri}`"
+                )
+            return _store.read_tables(self.uri, Path(folder), manifest, search, mmap=False), numbers
 
     def _query(self, collection: str, expression: str, fields: list[str]) -> list[dict[str, Any]]:
         try:
-            if collection not in self._loaded:
-                self.client.load_collection(collection)  # a collection another process wrote starts released
-                self._loaded.add(collection)
+            self._load(collection)
             rows: list[dict[str, Any]] = self.client.query(collection, filter=expression, output_fields=fields)
         except MilvusException as exc:
             raise IndexCorruptError(
@@ -192,26 +255,60 @@ class MilvusStore:
             ) from exc
         return rows
 
-    def publish(self, data: IndexData, manifest: Manifest) -> str:
+    def _load(self, collection: str) -> None:
+        # A collection another process wrote starts released, and Milvus neither queries nor
+        # deletes by expression in a released one.
+        if collection not in self._loaded:
+            self.client.load_collection(collection)
+            self._loaded.add(collection)
+
+    def publish(self, data: IndexData, manifest: Manifest, base: StoredIndex | None = None) -> str:
         client = self.client
         try:
             current = self.current_name()
         except IndexNotFoundError:
             current = None
-        # What killed builds left: any build the alias never named, newer than the current one.
-        for build in self._builds():
-            if current is None or build > current:
-                self._drop(build)
-        name = _store.build_id().replace("-", "_")
         try:
-            self._write_data(name, data, manifest)
-            self._write_chunks(name, data, manifest)
+            previous = self._info(current) if current is not None else None
+        except QAError:
+            previous = None  # unreadable: this build writes a chunk collection of its own
+        try:
+            self._clear(current, previous)
+        except MilvusException as exc:
+            raise BuildError(
+                f"Milvus at {self.uri} refused the build ({exc.message}); the previous build still serves"
+            ) from exc
+        name = _store.build_id().replace("-", "_")
+        # Rows are reused only from the build this one reused vectors of (`base`), while current,
+        # and only into a collection of the same vector index.
+        incremental = (
+            isinstance(base, MilvusIndex)
+            and base.name == current
+            and previous is not None
+            and previous.generation is not None
+            and (previous.vector_index, previous.dimensions) == (manifest.vector_index, manifest.dimensions)
+        )
+        if incremental and isinstance(base, MilvusIndex) and previous is not None and previous.generation is not None:
+            numbers, fresh, dying, following = _changes(base, data, previous.next_article)
+            build = replace(previous, generation=previous.generation + 1, next_article=following)
+        else:
+            numbers = np.arange(len(data.articles), dtype=np.int64)
+            fresh, dying = list(range(len(data.articles))), []
+            build = _Build(name, 1, len(data.articles), manifest.vector_index, manifest.dimensions)
+        try:
+            self._write_data(name, data, manifest, build, numbers)
+            self._write_chunks(build, data, numbers, fresh, dying)
             if current is None:
-                client.create_alias(_chunks(name), ALIAS)
+                client.create_alias(_data(name), ALIAS)
             else:
-                client.alter_alias(_chunks(name), ALIAS)
+                client.alter_alias(_data(name), ALIAS)
         except BaseException as exc:
-            self._drop(name)
+            self._drop(_data(name))
+            if not incremental:
+                self._drop(_chunks(name))
+            elif build.generation is not None:
+                with contextlib.suppress(MilvusException):
+                    self._restore(build.chunks, build.generation - 1)
             if isinstance(exc, MilvusException):
                 raise BuildError(
                     f"Milvus at {self.uri} refused the build ({exc.message}); the previous build still serves"
@@ -219,27 +316,77 @@ class MilvusStore:
             raise
         return name
 
+    def _clear(self, current: str | None, info: _Build | None) -> None:
+        """Drop what builds killed after `current` (whose `info` it is) left: their data
+        collections, chunk collections no build names, rows born after `current`'s generation;
+        make live again the rows they marked dead."""
+        for build in self._builds():
+            if current is None or build > current:
+                self._drop(_data(build))
+        self._drop_unnamed()
+        if info is not None and info.generation is not None:
+            self._restore(info.chunks, info.generation)
+
+    def _restore(self, chunks: str, generation: int) -> None:
+        """The chunk rows as build `generation` left them: none born later, none died later."""
+        collection = _chunks(chunks)
+        self._load(collection)
+        self.client.delete(collection, filter=f"born > {generation}")
+        rows = self._query(collection, f"died > {generation} and died < {LIVE}", ["id"])
+        self._set_died(collection, [int(r["id"]) for r in rows], LIVE)
+
+    def _set_died(self, collection: str, keys: list[int], died: int) -> None:
+        # A partial upsert: only the key and `died` travel, and the row keeps its vector and terms.
+        for i in range(0, len(keys), KEYS_CHANGED):
+            rows = [{"id": key, "died": died} for key in keys[i : i + KEYS_CHANGED]]
+            self.client.upsert(collection, rows, partial_update=True)
+
     def collect(self) -> list[str]:
         try:
             current = self.current_name()
-            older = [b for b in self._builds() if b < current]
+            builds = self._builds()
+            older = [b for b in builds if b < current]
         except (QAError, MilvusException):
             return []  # no readable alias: drop nothing
         dropped = older[: max(0, len(older) - KEEP)]
         for build in dropped:
-            self._drop(build)
+            self._drop(_data(build))
+        with contextlib.suppress(QAError, MilvusException):
+            # Rows no kept build sees: dead in the oldest generation still kept.
+            oldest: dict[str, int] = {}
+            for info in self._drop_unnamed() or []:
+                if info.generation is not None:
+                    oldest[info.chunks] = min(oldest.get(info.chunks, info.generation), info.generation)
+            for chunks, generation in oldest.items():
+                self._load(_chunks(chunks))
+                self.client.delete(_chunks(chunks), filter=f"died <= {generation}")
         return dropped
 
+    def _drop_unnamed(self) -> list[_Build] | None:
+        """Drop the chunk collections no build names; every build's `_Build`. A build that cannot
+        be read might name any: then nothing is dropped, and None returned."""
+        try:
+            infos = [self._info(build) for build in self._builds()]
+        except QAError:
+            return None
+        named = {info.chunks for info in infos}
+        for collection in self.client.list_collections():
+            found = _BUILD.match(collection)
+            if found and not found.group(2) and found.group(1) not in named:
+                self._drop(collection)
+        return infos
+
     def _builds(self) -> list[str]:
-        names = {m.group(1) for c in self.client.list_collections() if (m := _BUILD.match(c))}
+        """The builds with a data collection, oldest first."""
+        names = {m.group(1) for c in self.client.list_collections() if (m := _BUILD.match(c)) and m.group(2)}
         return sorted(names)
 
-    def _drop(self, name: str) -> None:
-        for collection in (_chunks(name), _data(name)):
-            with contextlib.suppress(MilvusException):
-                self.client.drop_collection(collection)
+    def _drop(self, collection: str) -> None:
+        with contextlib.suppress(MilvusException):
+            self.client.drop_collection(collection)
+        self._loaded.discard(collection)
 
-    def _write_data(self, name: str, data: IndexData, manifest: Manifest) -> None:
+    def _write_data(self, name: str, data: IndexData, manifest: Manifest, build: _Build, numbers: np.ndarray) -> None:
         client = self.client
         schema = client.create_schema(auto_id=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
@@ -247,9 +394,11 @@ class MilvusStore:
         schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector field in every collection
         index = client.prepare_index_params()
         index.add_index("unused", index_type="FLAT", metric_type="L2")
-        client.create_collection(_data(name), schema=schema, index_params=index)
+        properties = {PROPERTY: json.dumps(asdict(build))}
+        client.create_collection(_data(name), schema=schema, index_params=index, properties=properties)
         with tempfile.TemporaryDirectory(prefix="qa-milvus-") as folder:
             _store._write_files(Path(folder), data, manifest, vectors=False)
+            np.save(Path(folder) / NUMBERS_FILE, numbers.astype(np.int64))
             buffer = io.BytesIO()
             with tarfile.open(fileobj=buffer, mode="w:") as archive:
                 for path in sorted(Path(folder).rglob("*")):
@@ -264,11 +413,64 @@ class MilvusStore:
         for i in range(0, len(rows), PIECES_READ):
             client.insert(_data(name), rows[i : i + PIECES_READ])
 
-    def _write_chunks(self, name: str, data: IndexData, manifest: Manifest) -> None:
+    def _write_chunks(
+        self, build: _Build, data: IndexData, numbers: np.ndarray, fresh: list[int], dying: list[int]
+    ) -> None:
+        """Rows for the chunks of article rows `fresh`, born in `build`'s generation, and that
+        generation as `died` for the rows of article versions `dying`."""
+        client = self.client
+        collection = _chunks(build.chunks)
+        generation = build.generation or 1
+        if generation == 1:
+            self._create_chunks(collection, build)
+        articles, sentences, chunks = data.articles, data.sentences, data.chunks
+        bounds = np.searchsorted(chunks[:, 0], np.arange(len(articles) + 1))
+        rows: list[dict[str, Any]] = []
+        for a in fresh:
+            article = articles[a]
+            when = timestamp(article.date) if article.date else None
+            if bounds[a + 1] - bounds[a] >= 2**CHUNK_BITS:
+                raise BuildError(f"article {article.id!r} has more than {2**CHUNK_BITS} chunks; split it into several")
+            for j in range(int(bounds[a]), int(bounds[a + 1])):
+                _, first, last = (int(v) for v in chunks[j])
+                text = article.text[int(sentences[first, 1]) : int(sentences[last - 1, 2])]
+                rows.append(
+                    {
+                        "id": int(numbers[a]) << CHUNK_BITS | (j - int(bounds[a])),
+                        "article": int(numbers[a]),
+                        "born": generation,
+                        "died": LIVE,
+                        "date": when if when is not None and math.isfinite(when) else None,
+                        "source": (article.source or "")[:SOURCE_CHARS],
+                        "terms": " ".join(_lexical.tokenize([text])[0]),
+                        "dense": np.asarray(data.chunk_vectors[j], dtype=np.float32).tolist(),
+                    }
+                )
+            if len(rows) >= ROWS_WRITTEN:
+                self._put(collection, rows, generation)
+                rows = []
+        if rows:
+            self._put(collection, rows, generation)
+        for i in range(0, len(dying), KEYS_CHANGED):
+            named = dying[i : i + KEYS_CHANGED]
+            found = self._query(collection, f"article in {named} and died == {LIVE}", ["id"])
+            self._set_died(collection, [int(r["id"]) for r in found], generation)
+        client.flush(collection)
+
+    def _put(self, collection: str, rows: list[dict[str, Any]], generation: int) -> None:
+        # Into an existing collection, an upsert: a key a killed build left is replaced, not doubled.
+        if generation == 1:
+            self.client.insert(collection, rows)
+        else:
+            self.client.upsert(collection, rows)
+
+    def _create_chunks(self, collection: str, build: _Build) -> None:
         client = self.client
         schema = client.create_schema(auto_id=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("article", DataType.INT64)
+        schema.add_field("born", DataType.INT64)
+        schema.add_field("died", DataType.INT64)
         schema.add_field("date", DataType.DOUBLE, nullable=True)
         schema.add_field("source", DataType.VARCHAR, max_length=SOURCE_CHARS)
         # Already qa's terms, space-separated: the standard tokenizer splits them back unchanged.
@@ -280,14 +482,14 @@ class MilvusStore:
             analyzer_params={"tokenizer": "standard"},
         )
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=manifest.dimensions)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=build.dimensions)
         schema.add_function(
             Function(
                 name="bm25", function_type=FunctionType.BM25, input_field_names=["terms"], output_field_names=["sparse"]
             )
         )
         index = client.prepare_index_params()
-        if manifest.chunks <= EXACT_LIMIT:
+        if build.vector_index == "flat":
             index.add_index("dense", index_type="FLAT", metric_type="IP")
         else:
             index.add_index(
@@ -302,27 +504,29 @@ class MilvusStore:
             metric_type="BM25",
             params={"bm25_k1": _lexical.SETTINGS["k1"], "bm25_b": _lexical.SETTINGS["b"]},
         )
-        client.create_collection(_chunks(name), schema=schema, index_params=index)
-        articles, sentences = data.articles, data.sentences
-        for i in range(0, len(data.chunks), ROWS_WRITTEN):
-            rows = []
-            for j in range(i, min(i + ROWS_WRITTEN, len(data.chunks))):
-                a, first, last = (int(v) for v in data.chunks[j])
-                article = articles[a]
-                text = article.text[int(sentences[first, 1]) : int(sentences[last - 1, 2])]
-                when = timestamp(article.date) if article.date else None
-                rows.append(
-                    {
-                        "id": j,
-                        "article": a,
-                        "date": when if when is not None and math.isfinite(when) else None,
-                        "source": (article.source or "")[:SOURCE_CHARS],
-                        "terms": " ".join(_lexical.tokenize([text])[0]),
-                        "dense": np.asarray(data.chunk_vectors[j], dtype=np.float32).tolist(),
-                    }
-                )
-            client.insert(_chunks(name), rows)
-        client.flush(_chunks(name))
+        # Strong: a node that follows the alias at once sees every row written before the swap.
+        client.create_collection(collection, schema=schema, index_params=index, consistency_level="Strong")
+
+
+def _changes(base: MilvusIndex, data: IndexData, following: int) -> tuple[np.ndarray, list[int], list[int], int]:
+    """What an incremental build changes against `base`, the current build it reused vectors of:
+    each new article row's version number, the rows that need chunk rows written (new or changed
+    articles), the version numbers that die (changed or deleted articles), and the next free
+    number. An unchanged article (the same content hash) keeps its number, and so its rows."""
+    old: dict[str, list[int]] = {}
+    for article, number in zip(base.articles, base.numbers.tolist(), strict=True):
+        old.setdefault(article_hash(article), []).append(int(number))
+    numbers = np.zeros(len(data.articles), dtype=np.int64)
+    fresh: list[int] = []
+    for a, article in enumerate(data.articles):
+        kept = old.get(article_hash(article))
+        if kept:
+            numbers[a] = kept.pop(0)
+        else:
+            numbers[a], following = following, following + 1
+            fresh.append(a)
+    dying = sorted(n for left in old.values() for n in left)
+    return numbers, fresh, dying, following
 
 
 def _chunks(name: str) -> str:
@@ -334,18 +538,44 @@ def _data(name: str) -> str:
 
 
 class MilvusIndex(StoredIndex):
-    """A build loaded from Milvus: its tables in memory, its chunks searched in Milvus."""
+    """A build loaded from Milvus: its tables in memory, its chunks searched in Milvus, among the
+    rows of its generation."""
 
-    def __init__(self, store: MilvusStore, name: str, manifest: Manifest, data: IndexData, search: bool) -> None:
-        super().__init__(Path(_chunks(name)), manifest, data, None)
+    def __init__(
+        self,
+        store: MilvusStore,
+        name: str,
+        manifest: Manifest,
+        data: IndexData,
+        search: bool,
+        build: _Build | None = None,
+        numbers: np.ndarray | None = None,
+    ) -> None:
+        build = build or _Build(chunks=name, generation=None)
+        super().__init__(Path(_chunks(build.chunks)), manifest, data, None)
         self.name = name
-        self.location = f"{store.uri} ({_chunks(name)})"
+        self.location = f"{store.uri} ({_data(name)})"
+        self.numbers = np.arange(len(data.articles), dtype=np.int64) if numbers is None else numbers
         self._store = store
+        self._collection = _chunks(build.chunks)
+        generation = build.generation
+        self._live = "" if generation is None else f"born <= {generation} and died > {generation}"
+        # Each chunk row's key in the collection, sorted, to map hits back to this build's rows.
+        if generation is None:
+            keys = np.arange(len(self.chunks), dtype=np.int64)
+        else:
+            of = self.chunks[:, 0].astype(np.int64)
+            place = np.arange(len(of), dtype=np.int64) - np.searchsorted(of, of)
+            keys = (self.numbers[of] << CHUNK_BITS) | place
+        self._order = np.argsort(keys, kind="stable")
+        self._keys = keys[self._order]
         if search:
             try:
-                store.client.load_collection(_chunks(name))
+                store.client.load_collection(self._collection)
             except MilvusException as exc:
-                raise IndexCorruptError(f"Milvus at {store.uri} cannot load {_chunks(name)} ({exc.message})") from exc
+                raise IndexCorruptError(
+                    f"Milvus at {store.uri} cannot load {self._collection} ({exc.message})"
+                ) from exc
 
     def search_chunks(
         self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -355,7 +585,7 @@ class MilvusIndex(StoredIndex):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         hits = self._call(
             lambda client: client.search(
-                _chunks(self.name or ""),
+                self._collection,
                 data=[np.asarray(vector, dtype=np.float32).tolist()],
                 anns_field="dense",
                 limit=self._limit(k),
@@ -365,7 +595,7 @@ class MilvusIndex(StoredIndex):
             )
         )
         return (
-            np.array([h["id"] for h in hits], dtype=np.int64),
+            self._rows([h["id"] for h in hits]),
             np.array([h["distance"] for h in hits], dtype=np.float32),
         )
 
@@ -400,14 +630,25 @@ class MilvusIndex(StoredIndex):
         # it does the folder's (a Milvus ranker would score only its top-k, and not as qa does).
         hits = self._call(
             lambda client: client.hybrid_search(
-                _chunks(self.name or ""),
+                self._collection,
                 requests,
                 RRFRanker(),
                 limit=limit * len(requests),
                 output_fields=["article"],
             )
         )
-        return np.unique(np.array([h["id"] for h in hits], dtype=np.int64))
+        return np.unique(self._rows([h["id"] for h in hits]))
+
+    def _rows(self, keys: list[int]) -> np.ndarray:
+        """This build's chunk rows for the keys of hits."""
+        wanted = np.asarray(keys, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._keys, wanted), max(0, len(self._keys) - 1))
+        if len(wanted) and (not len(self._keys) or (self._keys[at] != wanted).any()):
+            raise IndexCorruptError(
+                f"Milvus at {self._store.uri} returned chunks build {self.name} does not hold; "
+                f"rebuild with `qa build --full --store {self._store.uri}`"
+            )
+        return np.asarray(self._order[at], dtype=np.int64)
 
     def _limit(self, k: int) -> int:
         return max(1, min(k, self.manifest.chunks))
@@ -420,24 +661,35 @@ class MilvusIndex(StoredIndex):
 
     def _call(self, search: Callable[[MilvusClient], list[Any]]) -> list[dict[str, Any]]:
         """The hits of one search of this build's chunks, for one query."""
+        client = self._store.client
         try:
-            result = search(self._store.client)
+            result = search(client)
+            # Rows this generation sees are deleted only after its data collection is dropped
+            # (`collect`): if that is still there after the search, the search saw them all.
+            gone = self._live and not client.has_collection(_data(self.name or ""))
         except MilvusException as exc:
             raise IndexCorruptError(
                 f"Milvus at {self._store.uri} cannot search build {self.name} ({exc.message}); "
                 "if a newer build was published meanwhile, ask again"
             ) from exc
+        if gone:
+            raise IndexCorruptError(
+                f"Milvus at {self._store.uri} no longer holds build {self.name}; a newer build was published, ask again"
+            )
         return list(result[0])
 
     def _filter(self, allowed: np.ndarray | None) -> str | None:
-        """The Milvus expression for the chunks `allowed` lets through: as article rows, since a
-        filter is rows of this build's articles (`qa._filters`); None if none may be searched."""
-        if allowed is None or allowed.all():
-            return ""
-        if not allowed.any():
+        """The Milvus expression for this build's rows that `allowed` lets through: as article
+        version numbers, since a filter is rows of this build's articles (`qa._filters`); None if
+        none may be searched."""
+        if allowed is not None and not allowed.any():
             return None
-        rows = np.unique(self.chunks[np.asarray(allowed, dtype=bool), 0])
-        excluded = np.setdiff1d(np.arange(len(self.articles)), rows)
-        if len(excluded) < len(rows):
-            return f"article not in {excluded.tolist()}"
-        return f"article in {rows.tolist()}"
+        choice = ""
+        if allowed is not None and not allowed.all():
+            rows = np.unique(self.chunks[np.asarray(allowed, dtype=bool), 0])
+            excluded = np.setdiff1d(np.arange(len(self.articles)), rows)
+            if len(excluded) < len(rows):
+                choice = f"article not in {self.numbers[excluded].tolist()}"
+            else:
+                choice = f"article in {self.numbers[rows].tolist()}"
+        return " and ".join(part for part in (self._live, choice) if part)

@@ -615,8 +615,8 @@ class FolderStore:
     def current_name(self) -> str:
         return current_name(self.root)
 
-    def publish(self, data: IndexData, manifest: Manifest) -> str:
-        return write_index(self.root, data, manifest).name
+    def publish(self, data: IndexData, manifest: Manifest, base: StoredIndex | None = None) -> str:
+        return write_index(self.root, data, manifest).name  # a folder is written whole
 
     def collect(self) -> list[str]:
         return collect(self.root)

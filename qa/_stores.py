@@ -42,9 +42,11 @@ class Store(Protocol):
         """The name of the current build (IndexNotFoundError if there is none)."""
         ...
 
-    def publish(self, data: IndexData, manifest: Manifest) -> str:
+    def publish(self, data: IndexData, manifest: Manifest, base: StoredIndex | None = None) -> str:
         """Write a complete build and make it current in one atomic step; its name. A build that
-        fails or is killed before that step leaves the previous one current."""
+        fails or is killed before that step leaves the previous one current. `base` is the
+        current build this one reused the vectors of (None if it embedded everything): a store
+        may then write only what changed since it."""
         ...
 
     def collect(self) -> list[str]:

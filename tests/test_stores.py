@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import Answer, BuildError, Engine, build_index
+from qa import Answer, BuildError, Engine, IndexCorruptError, build_index
 from qa._stores import open_store
 from tests._http import free_port, plain_call, wait_until_up
 from tests.conftest import ACME, SEED, SQUAD_V1, FakeEmbedder, shared_file, squad_articles, write_dated_corpus
@@ -327,3 +327,141 @@ def test_qa_build_and_qa_serve_over_milvus_answer_as_the_folder_does(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+# Incremental builds into Milvus write only what changed (docs/scale-out.md): the questions below
+# touch the added, the changed, the deleted and an unchanged article, with and without filters.
+CHANGE_QUESTIONS: tuple[tuple[str, dict[str, object]], ...] = (
+    ("Where did the storm bring rain?", {}),
+    ("What did the storm bring to the hills?", {}),
+    ("When did the harbour reopen?", {}),
+    ("Who won the cup final?", {}),
+    ("Who won the cup final?", {"until": "2024-12-31", "top": 5}),
+    (ACME, {}),
+    (ACME, {"sources": ["Daily Planet"]}),
+)
+
+
+def _change(corpus: Path) -> None:
+    """One article added (harbour), one changed (storm), one deleted (cup)."""
+    (corpus / "harbour.md").write_text("The harbour reopened on Friday after the storm damage was repaired.\n")
+    wire = corpus / "wire.jsonl"
+    rows = [json.loads(line) for line in wire.read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        if row["id"] == "storm":
+            row["text"] = "A storm brought heavy snow to the hills on Wednesday. Schools stayed shut."
+    wire.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    (corpus / "cup.md").unlink()
+
+
+def _answers(engine: Engine) -> list[Answer]:
+    return [engine.ask(q, **filters) for q, filters in CHANGE_QUESTIONS]  # type: ignore[arg-type]
+
+
+def _rows(where: str, expression: str) -> int:
+    """Rows of the store's chunk collection matching `expression`."""
+    store = open_store(where)
+    index = store.load(search=False)
+    return len(store._query(index._collection, expression, ["id"]))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kind", ["lite", "server"])
+def test_an_incremental_milvus_build_answers_as_a_folder_built_the_same_way(
+    kind: str, places: Callable[[str], str], tmp_path: Path
+) -> None:
+    """It adds, changes and deletes articles by writing their rows only; a serving engine still
+    on the previous generation answers from it all the while, as a folder's previous build does."""
+    from qa._milvus import LIVE
+
+    corpus = write_dated_corpus(tmp_path / "corpus")
+    folder, milvus = places("folder"), places(kind)
+    build_index(corpus, folder)
+    build_index(corpus, milvus)
+    old_folder, old_milvus = Engine(folder, reload_every=None), Engine(store=milvus, reload_every=None)
+    before = _answers(old_folder)
+    assert _answers(old_milvus) == before
+    first_chunks = old_milvus.index.manifest.chunks
+    _change(corpus)
+    build_index(corpus, folder)
+    report = build_index(corpus, milvus)
+    assert (report.incremental, report.reused, report.embedded, report.removed) == (True, 7, 2, 1)
+    # The engine holding generation 1 answers from it, with the written rows of generation 2 in
+    # its collection: the cup story and the storm's rain are still there.
+    assert _answers(old_milvus) == before
+    assert any(c.article_id == "cup.md" for c in old_milvus.ask("Who won the cup final?").citations)
+    new_folder, new_milvus = Engine(folder, reload_every=None), Engine(store=milvus, reload_every=None)
+    after = _answers(new_folder)
+    assert _answers(new_milvus) == after and after != before
+    assert after[2].citations[0].article_id == "harbour.md"
+    assert not any(c.article_id == "cup.md" for a in after for c in (*a.citations, *a.nearest))
+    # One collection, which gained only the rows of the two written articles.
+    assert new_milvus.index.path == old_milvus.index.path
+    changed = sum(
+        1 for a, _, _ in new_milvus.index.chunks.tolist() if new_milvus.index.articles[a].id in ("harbour.md", "storm")
+    )
+    assert _rows(milvus, "id >= 0") == first_chunks + changed
+    assert _rows(milvus, f"died == {LIVE}") == new_milvus.index.manifest.chunks
+    # A third build drops generation 1, and with it the rows only generation 1 saw: an engine
+    # still holding it is told so, rather than searching what is left of them.
+    for engine in (old_folder, new_folder, new_milvus):
+        engine.close()
+    (corpus / "late.md").write_text("A late story about the ferry timetable.\n", encoding="utf-8")
+    build_index(corpus, milvus)
+    assert _rows(milvus, f"died != {LIVE}") == 0
+    with pytest.raises(IndexCorruptError, match="no longer holds"):
+        old_milvus.index.search_candidates(old_milvus.index.chunk_vectors[0], ["storm"], 10)
+    old_milvus.close()
+
+
+_KILLED_INCREMENTAL = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from tests.conftest import FakeEmbedder
+import qa._milvus
+from qa import build_index
+
+original = qa._milvus.MilvusStore._write_chunks
+def die(*args, **kwargs):
+    original(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+qa._milvus.MilvusStore._write_chunks = die
+build_index(sys.argv[1], sys.argv[2], embedder=FakeEmbedder())
+"""
+
+
+@pytest.mark.parametrize("kind", ["lite", "server"])
+def test_a_killed_incremental_build_leaves_its_generation_unseen_and_the_next_build_clears_it(
+    kind: str, places: Callable[[str], str], tmp_path: Path
+) -> None:
+    from qa._milvus import LIVE
+
+    where, folder = places(kind), places("folder")
+    corpus = write_dated_corpus(tmp_path / "corpus")
+    root = str(Path(__file__).resolve().parents[1])
+    build_index(corpus, folder, embedder=FakeEmbedder())
+    subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {root!r})\n"
+         "from tests.conftest import FakeEmbedder\nfrom qa import build_index\n"
+         "build_index(sys.argv[1], sys.argv[2], embedder=FakeEmbedder())", str(corpus), where],
+        check=True, timeout=300,
+    )  # fmt: skip
+    _change(corpus)
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_INCREMENTAL.format(root=root), str(corpus), where], timeout=300
+    )
+    assert killed.returncode == -9, "the build was to be killed half way"
+    # Its rows and its marks are in the collection, and the first generation sees none of them.
+    assert _rows(where, "born > 1") > 0 and _rows(where, "died == 2") > 0
+    engine = Engine(store=where, embedder=FakeEmbedder(), reload_every=None)
+    assert _answers(engine) == _answers(Engine(folder, embedder=FakeEmbedder(), reload_every=None))
+    engine.close()
+    build_index(corpus, folder, embedder=FakeEmbedder())
+    report = build_index(corpus, where, embedder=FakeEmbedder())
+    assert report.incremental and report.embedded == 2
+    # The next build cleared what the killed one left, then wrote generation 2 itself.
+    engine = Engine(store=where, embedder=FakeEmbedder(), reload_every=None)
+    assert _answers(engine) == _answers(Engine(folder, embedder=FakeEmbedder(), reload_every=None))
+    assert _rows(where, "born > 2") == 0 and _rows(where, f"died == {LIVE}") == engine.index.manifest.chunks
+    builds = {name.removesuffix("_data") for name in open_store(where).client.list_collections()}  # type: ignore[attr-defined]
+    assert len(builds) == 2, builds  # the first build (its data and the shared chunks) and the second's data
