@@ -256,9 +256,9 @@ def _separate(index: StoredIndex, vector: np.ndarray, tokens: list[str], allowed
     dense, _ = index.search_chunks(vector, CANDIDATE_CHUNKS, allowed)
     if not tokens:
         return np.unique(dense)
-    milvus: Any = index  # a MilvusIndex: its store's client and its filter expression
+    milvus: Any = index  # a MilvusIndex: its store's client, collection, filter and key-to-row map
     hits = milvus._store.client.search(
-        f"qa_{index.name}",
+        milvus._collection,
         data=[" ".join(tokens)],
         anns_field="sparse",
         limit=min(CANDIDATE_CHUNKS, index.manifest.chunks),
@@ -266,7 +266,7 @@ def _separate(index: StoredIndex, vector: np.ndarray, tokens: list[str], allowed
         output_fields=["article"],
         search_params={"metric_type": "BM25"},
     )[0]
-    return np.union1d(dense, np.array([h["id"] for h in hits], dtype=np.int64))
+    return np.union1d(dense, milvus._rows([h["id"] for h in hits]))
 
 
 def _sizes(report: Report, engine: Engine, work: Path) -> None:
