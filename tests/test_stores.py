@@ -208,6 +208,7 @@ def test_a_failed_build_leaves_the_previous_build_serving(kind: str, places: Cal
 
 # A build killed after it has written part of the new build: the step that writes the chunk
 # search data (the FAISS file; the chunk collection) ends the process half way.
+# Formatted with `root`, `kind` and `full`; run with the corpus and the store as arguments.
 _KILLED_BUILD = """
 import os, signal, sys
 sys.path.insert(0, {root!r})
@@ -225,8 +226,19 @@ if {kind!r} == "folder":
 else:
     original = qa._milvus.MilvusStore._write_chunks
     qa._milvus.MilvusStore._write_chunks = die
-build_index(sys.argv[1], sys.argv[2], embedder=FakeEmbedder(), full=True)
+build_index(sys.argv[1], sys.argv[2], embedder=FakeEmbedder(), full={full!r})
 """
+
+
+def _build_in_process(corpus: Path, where: str) -> None:
+    """A build in a process of its own (a Milvus Lite file is one process's at a time)."""
+    root = str(Path(__file__).resolve().parents[1])
+    subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {root!r})\n"
+         "from tests.conftest import FakeEmbedder\nfrom qa import build_index\n"
+         "build_index(sys.argv[1], sys.argv[2], embedder=FakeEmbedder())", str(corpus), where],
+        check=True, timeout=300,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -236,15 +248,9 @@ def test_a_killed_build_leaves_the_previous_build_serving(
     where = places(kind)
     corpus = write_dated_corpus(tmp_path / "corpus")
     root = str(Path(__file__).resolve().parents[1])
-    # The first build, in a process of its own (a Milvus Lite file is one process's at a time).
-    subprocess.run(
-        [sys.executable, "-c", f"import sys; sys.path.insert(0, {root!r})\n"
-         "from tests.conftest import FakeEmbedder\nfrom qa import build_index\n"
-         "build_index(sys.argv[1], sys.argv[2], embedder=FakeEmbedder())", str(corpus), where],
-        check=True, timeout=300,
-    )  # fmt: skip
+    _build_in_process(corpus, where)
     (corpus / "late.md").write_text("A late story about the harbour opening again.\n", encoding="utf-8")
-    code = _KILLED_BUILD.format(root=root, kind=kind)
+    code = _KILLED_BUILD.format(root=root, kind=kind, full=True)
     killed = subprocess.run([sys.executable, "-c", code, str(corpus), where], timeout=300)
     assert killed.returncode == -9, "the build was to be killed half way"
     store = open_store(where)
@@ -413,23 +419,6 @@ def test_an_incremental_milvus_build_answers_as_a_folder_built_the_same_way(
     old_milvus.close()
 
 
-_KILLED_INCREMENTAL = """
-import os, signal, sys
-sys.path.insert(0, {root!r})
-from tests.conftest import FakeEmbedder
-import qa._milvus
-from qa import build_index
-
-original = qa._milvus.MilvusStore._write_chunks
-def die(*args, **kwargs):
-    original(*args, **kwargs)
-    os.kill(os.getpid(), signal.SIGKILL)
-
-qa._milvus.MilvusStore._write_chunks = die
-build_index(sys.argv[1], sys.argv[2], embedder=FakeEmbedder())
-"""
-
-
 @pytest.mark.parametrize("kind", ["lite", "server"])
 def test_a_killed_incremental_build_leaves_its_generation_unseen_and_the_next_build_clears_it(
     kind: str, places: Callable[[str], str], tmp_path: Path
@@ -440,16 +429,10 @@ def test_a_killed_incremental_build_leaves_its_generation_unseen_and_the_next_bu
     corpus = write_dated_corpus(tmp_path / "corpus")
     root = str(Path(__file__).resolve().parents[1])
     build_index(corpus, folder, embedder=FakeEmbedder())
-    subprocess.run(
-        [sys.executable, "-c", f"import sys; sys.path.insert(0, {root!r})\n"
-         "from tests.conftest import FakeEmbedder\nfrom qa import build_index\n"
-         "build_index(sys.argv[1], sys.argv[2], embedder=FakeEmbedder())", str(corpus), where],
-        check=True, timeout=300,
-    )  # fmt: skip
+    _build_in_process(corpus, where)
     _change(corpus)
-    killed = subprocess.run(
-        [sys.executable, "-c", _KILLED_INCREMENTAL.format(root=root), str(corpus), where], timeout=300
-    )
+    code = _KILLED_BUILD.format(root=root, kind=kind, full=False)
+    killed = subprocess.run([sys.executable, "-c", code, str(corpus), where], timeout=300)
     assert killed.returncode == -9, "the build was to be killed half way"
     # Its rows and its marks are in the collection, and the first generation sees none of them.
     assert _rows(where, "born > 1") > 0 and _rows(where, "died == 2") > 0
