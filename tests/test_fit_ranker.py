@@ -1,0 +1,46 @@
+"""The ranker's fitting script: how it weighs SQuAD against readers' questions."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa._retrieve import RANK_FEATURES
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import fit_ranker
+
+
+def _question(source: str, coverage: float) -> fit_ranker.Question:
+    features = np.zeros((3, len(RANK_FEATURES)))
+    features[:, RANK_FEATURES.index("coverage")] = [0.9, coverage, 0.1]
+    labels = np.array([False, True, False])
+    return fit_ranker.Question("q", "g", source, True, features, labels, np.zeros(3))
+
+
+def test_answer_coverage_reads_the_answering_candidate() -> None:
+    assert fit_ranker.answer_coverage(_question("bbc", 0.25)) == pytest.approx(0.25)
+
+
+def test_like_news_weighs_squad_by_how_like_readers_questions_it_is() -> None:
+    squad = [_question("squad", c) for c in np.linspace(0.0, 1.0, 100)]
+    news = [_question("bbc", c) for c in np.linspace(0.0, 0.3, 30)]
+    fit_ranker.like_news(squad, news, floor=0.5)
+    low = [q.weight for q in squad if fit_ranker.answer_coverage(q) < 0.3]
+    high = [q.weight for q in squad if fit_ranker.answer_coverage(q) > 0.5]
+    # News answers share few words with their questions: SQuAD's that do too count more.
+    assert min(low) > 1.0 and max(high) == pytest.approx(0.5)
+    # Weights are a density ratio: over SQuAD they average to about one, floor aside.
+    fit_ranker.like_news(squad, news, floor=0.0)
+    assert np.mean([q.weight for q in squad]) == pytest.approx(1.0, abs=0.05)
+    assert all(q.weight == 0.0 for q in squad if fit_ranker.answer_coverage(q) > 0.5)
+
+
+def test_like_news_leaves_weights_alone_without_news_answers() -> None:
+    squad = [_question("squad", c) for c in (0.2, 0.8)]
+    fit_ranker.like_news(squad, [], floor=0.5)
+    assert [q.weight for q in squad] == [1.0, 1.0]
