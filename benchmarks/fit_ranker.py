@@ -11,7 +11,8 @@ user sees them (an abstention is a miss). `--write` then fits on everything and 
 `qa/ranker.json` with these figures in its `about`.
 
 - Ranker: a linear score over `RANK_FEATURES`, fitted listwise (softmax over each question's
-  candidates, L2-regularised), so it learns which candidate of a question answers it.
+  candidates, L2-regularised), so it learns which candidate of a question answers it. SQuAD's
+  questions count by how like readers' their answer's word overlap is (`like_news`).
 - Abstention: a logistic rule over `SUPPORT_FEATURES` of the best candidate, separating the
   questions the corpus answers from those it does not (the news set's out-of-corpus questions,
   and SQuAD tuning questions asked of an index of the held-out half only), its threshold set
@@ -321,9 +322,13 @@ def main() -> None:
     parser.add_argument(
         "--like-news",
         type=float,
-        default=None,
+        default=1.0,
         metavar="FLOOR",
-        help="weigh SQuAD questions by how like the news questions their word overlap is (at least FLOOR)",
+        help="weigh SQuAD questions by how like the news questions their word overlap is, at least FLOOR "
+        "(default 1: paraphrase-like ones count more, none less)",
+    )
+    parser.add_argument(
+        "--flat-squad", dest="like_news", action="store_const", const=None, help="every SQuAD question weighs the same"
     )
     parser.add_argument(
         "--support-squad-weight", type=float, default=0.03, help="a SQuAD question's weight in the abstention fit"
@@ -436,6 +441,7 @@ def main() -> None:
                     ("coverage-answers", args.coverage_answers),
                 )
             )
+            + (" --flat-squad" if args.like_news is None else "")
             + " --write",
             "commit": commit,
             "data": {
