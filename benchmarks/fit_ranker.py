@@ -371,7 +371,9 @@ def main() -> None:
     report.line(
         f"{len(questions)} news questions ({sum(q.answerable for q in questions)} answerable), "
         f"{len(squad)} SQuAD tuning-half questions (half of them asked of the held-out half's index); "
-        f"{args.folds} folds by article; l2 {args.l2}, SQuAD weight {args.squad_weight}, refuse {args.refuse}"
+        f"{args.folds} folds by article; l2 {args.l2}, SQuAD weight {args.squad_weight} "
+        + ("(all alike)" if args.like_news is None else f"(like news, floor {args.like_news})")
+        + f", refuse {args.refuse}"
     )
     report.line()
     totals: dict[str, dict[str, list[bool]]] = {c: {} for c in engines}
