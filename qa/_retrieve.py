@@ -227,7 +227,7 @@ class Retriever:
         if query_tokens is all_tokens:
             match = c.column("late_previous")[chosen]
         else:
-            match = self.late_features(all_tokens, np.array(rows, dtype=np.int64))[:, 1]
+            match = self.window_match(all_tokens, np.array(rows, dtype=np.int64))
         cosine, coverage, held = (c.column(n)[chosen] for n in ("cosine", "coverage", "article_coverage"))
         question_level = np.tile([c.unknown, c.unknown_name], (len(chosen), 1))
         offers = offered(query, c.features[chosen])
@@ -266,38 +266,18 @@ class Retriever:
         article's best sentence matches it than the lead does (the part of the question the
         lead leaves open) and averages this sentence's matches with those weights.
         """
-        index = self.index
         out = np.zeros((len(sentences), 5), dtype=np.float64)
         if len(sentences) == 0 or len(query_tokens) == 0:
             return out
         rows = sentences.astype(np.int64)
-        article_of = index.sentences[:, 0]
-        last = len(article_of) - 1
-        before, after = np.maximum(rows - 1, 0), np.minimum(rows + 1, last)
-        has_previous = (rows > 0) & (article_of[before] == article_of[rows])
-        has_next = (rows < last) & (article_of[after] == article_of[rows])
-        articles = np.unique(article_of[rows])
+        article_of = self.index.sentences[:, 0]
         bounds = self._article_sentences
+        articles = np.unique(article_of[rows])
         whole = np.concatenate([np.arange(bounds[a], bounds[a + 1]) for a in articles])
-        needed = np.unique(np.concatenate([rows, before[has_previous], after[has_next], whole]))
-        starts, ends = index.sentence_tokens[needed], index.sentence_tokens[needed + 1]
-        # Needed sentences come in runs (whole articles): one slice a run.
-        breaks = np.flatnonzero(np.diff(needed) != 1) + 1
-        runs = [(int(a[0]), int(b[-1])) for a, b in zip(np.split(starts, breaks), np.split(ends, breaks), strict=True)]
-        codes = np.vstack([index.token_codes[a:b] for a, b in runs])
-        scale = np.concatenate([index.token_scale[a:b] for a, b in runs])
-        offsets = np.concatenate([[0], np.cumsum(ends - starts)])
-        question = index.projection.apply_few(query_tokens)
-        # best[q, k]: question token q's best cosine to any token of sentence needed[k].
-        best = _late.segment_best(question, codes, offsets, scale)
-
-        def column(r: np.ndarray) -> np.ndarray:
-            # Where a neighbour is absent, any column does: np.where masks it below.
-            return np.minimum(np.searchsorted(needed, r), len(needed) - 1)
-
+        best, needed, column, before, after = self._window_best(query_tokens, rows, whole)
         own = best[:, column(rows)]
-        previous = np.where(has_previous, np.maximum(own, best[:, column(before)]), own)
-        following = np.where(has_next, np.maximum(own, best[:, column(after)]), own)
+        previous = np.where(before >= 0, np.maximum(own, best[:, column(before)]), own)
+        following = np.where(after >= 0, np.maximum(own, best[:, column(after)]), own)
         out[:, 0], out[:, 1], out[:, 2] = own.mean(axis=0), previous.mean(axis=0), following.mean(axis=0)
         lead = best[:, column(bounds[article_of[rows]])]
         out[:, 3] = np.maximum(own, lead).mean(axis=0)
@@ -309,6 +289,47 @@ class Retriever:
         weight = np.clip(own_article - lead, 0.0, None) + 1e-6
         out[:, 4] = (own * weight).sum(axis=0) / weight.sum(axis=0)
         return out
+
+    def window_match(self, query_tokens: np.ndarray, sentences: np.ndarray) -> np.ndarray:
+        """`late_features`' "late_previous" column alone (MaxSim over each sentence and the one
+        before it), reading only those sentences' tokens, not their whole articles."""
+        if len(sentences) == 0 or len(query_tokens) == 0:
+            return np.zeros(len(sentences), dtype=np.float64)
+        rows = sentences.astype(np.int64)
+        best, _, column, before, _ = self._window_best(query_tokens, rows, np.zeros(0, np.int64))
+        own = best[:, column(rows)]
+        previous = np.where(before >= 0, np.maximum(own, best[:, column(before)]), own)
+        return np.asarray(previous.mean(axis=0), dtype=np.float64)
+
+    def _window_best(
+        self, query_tokens: np.ndarray, rows: np.ndarray, extra: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray], np.ndarray, np.ndarray]:
+        """Each question token's best cosine to any token of each sentence `rows`, their
+        neighbours in their article and `extra` need: the (question tokens x needed) matrix,
+        the needed rows (sorted), a map from rows to its columns, and each row's previous and
+        next row in its article (-1 where there is none)."""
+        index = self.index
+        article_of = index.sentences[:, 0]
+        last = len(article_of) - 1
+        before, after = np.maximum(rows - 1, 0), np.minimum(rows + 1, last)
+        has_previous = (rows > 0) & (article_of[before] == article_of[rows])
+        has_next = (rows < last) & (article_of[after] == article_of[rows])
+        needed = np.unique(np.concatenate([rows, before[has_previous], after[has_next], extra]))
+        starts, ends = index.sentence_tokens[needed], index.sentence_tokens[needed + 1]
+        # Needed sentences come in runs (whole articles, or neighbours): one slice a run.
+        breaks = np.flatnonzero(np.diff(needed) != 1) + 1
+        runs = [(int(a[0]), int(b[-1])) for a, b in zip(np.split(starts, breaks), np.split(ends, breaks), strict=True)]
+        codes = np.vstack([index.token_codes[a:b] for a, b in runs])
+        scale = np.concatenate([index.token_scale[a:b] for a, b in runs])
+        offsets = np.concatenate([[0], np.cumsum(ends - starts)])
+        question = index.projection.apply_few(query_tokens)
+        best = _late.segment_best(question, codes, offsets, scale)
+
+        def column(r: np.ndarray) -> np.ndarray:
+            # Where a neighbour is absent (-1), any column does: callers mask it.
+            return np.asarray(np.minimum(np.searchsorted(needed, np.maximum(r, 0)), len(needed) - 1))
+
+        return best, needed, column, np.where(has_previous, before, -1), np.where(has_next, after, -1)
 
     def lexical_scores(self, tokens: list[str]) -> dict[str, np.ndarray]:
         """BM25 of every chunk, sentence and window (previous + sentence) for the question's tokens."""

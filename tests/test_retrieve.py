@@ -51,6 +51,9 @@ def test_late_features_are_maxsim_of_sentence_and_its_windows(engine: Engine) ->
     # Any subset, in any order, scores as it does among all sentences.
     picked = rows[::-3]
     assert np.allclose(engine.retriever.late_features(tokens, picked), features[picked])
+    # The window match alone (a follow-up's whole-question match) is the same column, exactly.
+    assert np.array_equal(engine.retriever.window_match(tokens, picked), features[picked, 1])
+    assert np.array_equal(engine.retriever.window_match(tokens, rows), features[:, 1])
     # The sentence that answers matches best on its own.
     a, start, end = index.sentences[int(np.argmax(features[:, 0]))].tolist()
     assert "guarantees" in index.articles[a].text[start:end]
