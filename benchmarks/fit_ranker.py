@@ -195,6 +195,8 @@ def like_news(squad: Sequence[Question], news: Sequence[Question], floor: float,
     answerable = [q for q in squad if q.answerable and q.labels.any()]
     reference = [answer_coverage(q) for q in news if q.answerable and q.labels.any()]
     if not answerable or not reference:
+        for q in answerable:
+            q.weight = 1.0  # nothing to be like: SQuAD weighs as it would unweighted
         return
     own = np.array([answer_coverage(q) for q in answerable])
     edges = np.quantile(own, np.linspace(0, 1, bins + 1))
@@ -378,9 +380,10 @@ def main() -> None:
     report.line()
     totals: dict[str, dict[str, list[bool]]] = {c: {} for c in engines}
     for fold in range(args.folds):
-        train = [q for q in questions if fold_of(q.group, args.folds) != fold] + squad
+        news_train = [q for q in questions if fold_of(q.group, args.folds) != fold]
+        train = news_train + squad
         if args.like_news is not None:
-            like_news(squad, [q for q in train if q.source != "squad"], args.like_news)
+            like_news(squad, news_train, args.like_news)
         rank = fit_rank(train, args.l2, weights)
         ranker = Ranker(rank, fit_support(train, rank, args.refuse, support_weights), args.coverage_answers)
         for corpus, engine in engines.items():

@@ -44,3 +44,8 @@ def test_like_news_leaves_weights_alone_without_news_answers() -> None:
     squad = [_question("squad", c) for c in (0.2, 0.8)]
     fit_ranker.like_news(squad, [], floor=0.5)
     assert [q.weight for q in squad] == [1.0, 1.0]
+    # Weights left by an earlier fit (another fold's) do not linger.
+    fit_ranker.like_news(squad, [_question("bbc", 0.1)], floor=0.5)
+    assert squad[0].weight != 1.0
+    fit_ranker.like_news(squad, [], floor=0.5)
+    assert [q.weight for q in squad] == [1.0, 1.0]
