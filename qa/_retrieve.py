@@ -12,7 +12,7 @@ import numpy as np
 from . import _late, _lexical
 from ._embed import Embedder
 from ._filters import EVERYTHING, Selection
-from ._kinds import TYPES, WANTS, offers_new, question_kind
+from ._kinds import TYPES, WANTS, has_type, offers_new, question_kind
 from ._ranker import Ranker, check, load_ranker
 from ._store import StoredIndex
 from ._types import Article
@@ -25,6 +25,10 @@ ARTICLES = 5
 # The types that answer only when the question does not give them already (names and figures
 # are counted apart, below).
 NOVEL_TYPES = ("place", "date", "money", "percent")
+# The types read from the candidates' text when the question asks for them, rather than from
+# the bit the build stored: names and figures are counted against the question's own, and the
+# reason cues widened after indexes had been built (an older build's bit holds fewer of them).
+TEXT_TYPES = ("name", "number", "reason")
 PASSAGES_REPORTED = 10
 
 # What the ranker sees of each candidate sentence (`Retriever.candidates`), and of the best one
@@ -439,7 +443,7 @@ class Retriever:
         spans = index.sentences[sentences].tolist()
         texts = (
             [index.articles[a].text[s:e] for a, s, e in spans]
-            if kind in {k for k, t in WANTS if t in ("name", "number")}
+            if kind in {k for k, t in WANTS if t in TEXT_TYPES}
             else []
         )
         question_words = {w.lower() for w in _WORD.findall(question)}
@@ -457,15 +461,16 @@ class Retriever:
                 columns[name] = np.array(
                     [bool({n.lower() for n in _NUMBER.findall(t)} - given) for t in texts], dtype=np.float64
                 )
-            elif wanted in NOVEL_TYPES:
-                # Only a sentence holding the type at all (its bit, found at build time) is read.
+            elif wanted in TEXT_TYPES:
+                columns[name] = np.array([has_type(wanted, t) for t in texts], dtype=np.float64)
+            else:
+                # NOVEL_TYPES: only a sentence holding the type at all (its bit, found at build
+                # time) is read.
                 column = np.zeros(len(sentences))
                 for i in np.flatnonzero((types >> TYPES.index(wanted)) & 1).tolist():
                     a, start, end = spans[i]
                     column[i] = offers_new(wanted, index.articles[a].text[start:end], question_words)
                 columns[name] = column
-            else:
-                columns[name] = ((types >> TYPES.index(wanted)) & 1).astype(np.float64)
         features = np.column_stack([columns[n] for n in RANK_FEATURES]).astype(np.float64)
         return Candidates(
             sentences=sentences,

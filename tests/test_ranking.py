@@ -50,6 +50,11 @@ def test_sentence_types() -> None:
     assert "percent" in holds("Sales rose 2.3% to 80,600.")
     assert "date" in holds("The talks resume in January 2006.")
     assert "reason" in holds("He quit because of a religious awakening.")
+    # "for" with a gerund or a deed gives the reason for praise or blame; "for nothing" does not.
+    assert "reason" in holds("The party suspended a candidate for allegedly suggesting the insane be killed.")
+    assert "reason" in holds("The squad won the prize for their victory at the World Junior event.")
+    assert "reason" in holds("Sales fell in the face of the upsurge in low-cost airlines.")
+    assert "reason" not in holds("He was waiting for nothing in Beijing.")
     assert "name" in holds("The ballad was written by radio DJ Mike Read.")
     assert "place" in holds("The awards were held at the Tor Di Valle arena in Rome.")
     assert holds("the cat sat on the mat.") == set()
@@ -147,6 +152,29 @@ def test_a_figure_in_words_answers_how_many_and_offers_what_is_asked(tmp_path: P
     assert offered("What did the police say?", c.features).tolist() == [UNDECIDED] * len(texts)
     hits = retriever.search(question, limit=3).hits
     assert all(h.offers == offers[h.article.text[h.start : h.end]] for h in hits)
+
+
+def test_a_reason_is_read_from_the_text_not_the_builds_bit(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ukip.txt").write_text(
+        "The party has suspended John Houston. He was suspended for allegedly suggesting the insane be killed. "
+        "Mr Houston was due to stand in East Kilbride."
+    )
+    build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    engine = Engine(tmp_path / "index", embedder=FakeEmbedder())
+    retriever, index = engine.retriever, engine.index
+    index.sentence_types[:] = 0  # as an index built before the reason cues widened might hold
+    question = "Why did the party suspend John Houston?"
+    vector, tokens, _ = retriever.embedder.embed_query(question)
+    c = retriever.candidates(question, _lexical.tokenize([question])[0], vector, tokens)
+    texts = [index.articles[a].text[s:e] for a, s, e in index.sentences[c.sentences].tolist()]
+    reason = dict(zip(texts, c.column("why:reason").tolist(), strict=True))
+    assert reason == {
+        "The party has suspended John Houston.": 0.0,
+        "He was suspended for allegedly suggesting the insane be killed.": 1.0,
+        "Mr Houston was due to stand in East Kilbride.": 0.0,
+    }
 
 
 def test_favoured_articles_sentences_gain_their_log_odds(tmp_path: Path) -> None:
