@@ -33,28 +33,32 @@ _KIND_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "how much",
         re.compile(
             r"\bhow (?:much|big|large|expensive|cold|hot|high|tall|fast|heavy|deep|low|small)\b"
-            r"|\bwhat (?:is |was |will be )?(?:the )?(?:price|amount|sum|fee|cost|value|worth|salary|budget|level|figure|rate|size)\b"
+            r"|\bwhat (?:is |was |will be )?(?:the )?(?:(?:annual|yearly|monthly|total|average|estimated|initial|final|new|current) )?(?:price|amount|sum|fee|cost|value|worth|salary|budget|level|figure|rate|size)\b"
             r"|\b(?:above|below) what\b"
         ),
     ),
     (
         "how many",
         re.compile(
-            r"\bhow (?:many|long|old|often|far)\b|\bwhat (?:percentage|proportion|share|number|fraction|toll)\b|\bdeath toll\b"
+            r"\bhow (?:many|long|old|often|far)\b|\bwhat (?:percentage|proportion|share|number|fraction|toll|margin)\b|\bdeath toll\b"
         ),
     ),
-    ("when", re.compile(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bhow soon\b|\bby when\b")),
+    (
+        "when",
+        re.compile(r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|period|season|week|decade)\b|\bhow soon\b"),
+    ),
     (
         "why",
         re.compile(
-            r"\bwhy\b|\bwhat (?:reason|caused|prompted|led|cut|earned|made|forced|drove|triggered)\b|\bfor what reason\b|\bblame"
+            r"\bwhy\b|\bwhat (?:reason|caused|prompted|led|cut|earned|made|forced|drove|triggered|dragged|pushed|hurt"
+            r"|boosted|lifted|sparked|fuell?ed|held up|kept|stopped|prevented|delayed)\b|\bfor what reason\b|\bblame"
         ),
     ),
     (
         "where",
         re.compile(
             r"\bwhere\b|\bwhich (?:country|city|town|state|region|venue|place|countries|cities|destinations?|event|markets?|stadium|ground)\b"
-            r"|\bat which\b|\bin which (?:country|city|town)\b"
+            r"|\bat which\b|^in which (?!(?:year|date|day|month|time|period|season|week|decade)\b)"
         ),
     ),
     ("who", re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich\b")),
