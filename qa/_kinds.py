@@ -85,20 +85,29 @@ _TYPE_RULES: dict[str, re.Pattern[str]] = {
     # A capitalised word that does not open the sentence: a name of a person, firm or place.
     "name": re.compile(r"(?<!^)(?<![.!?\"“]\s)\b[A-Z][a-zA-Z'’-]+"),
     "place": re.compile(r"\b(?:in|at|from|near|across|to)\s+(?:the\s+)?[A-Z][a-z]+"),
-    # Causal cues ("due to the storm", not "due to stand in"); "for" with a gerund or a deed is the reason for praise or blame ("suspended for
-    # allegedly suggesting", "furious with himself for failing", "the prize for their victory").
-    "reason": re.compile(
-        r"\b(?:because|due to(?! be\b)(?! \w+ (?:the|a|an|in|on|at|to|with|for|from|his|her|their|its)\b)|after|as a result|following|amid|blamed|thanks to|in order to|so that|caused|reflect\w*"
-        r"|driven by|led to|result\w*|since|given|owing|fears?|concerns?|bid to|aim\w*|help\w*"
-        r"|reasons?|why|explain\w*|need(?:ed|s)? to|in the face of|in response to|in protest|in anticipation"
-        r"|so as to|attribut\w+ to|put down to|stem\w* from|prompt\w*|trigger\w*|spark\w*"
-        r"|(?:boosted|hit|hurt|fuell?ed|buoyed|dented|spurred|hampered|weighed down) by|on the back of)\b"
-        r"|(?-i:\bfor (?:allegedly |reportedly |apparently |not )?(?!\w*thing\b)[a-z]+ing\b)"
-        r"|\bfor (?:his|her|their|its) (?:role|part|victory|win|work|efforts?|contribution|services|success|conduct|comments|remarks)\b",
-        re.I,
-    ),
     "quote": re.compile(r"[\"“”]"),
 }
+
+
+# Causal cues ("due to the storm", not "due to stand in"), matched in the lower-cased sentence:
+# "why" questions read them in some 90 candidates at question time, and a case-insensitive
+# pattern this long takes five times as long (29 against 6 microseconds a sentence).
+_REASON_CUES = re.compile(
+    r"\b(?:because|due to(?! be\b)(?! \w+ (?:the|a|an|in|on|at|to|with|for|from|his|her|their|its)\b)|after"
+    r"|as a result|following|amid|blamed|thanks to|in order to|so that|caused|reflect\w*|driven by|led to|result\w*"
+    r"|since|given|owing|fears?|concerns?|bid to|aim\w*|help\w*|reasons?|why|explain\w*|need(?:ed|s)? to"
+    r"|in the face of|in response to|in protest|in anticipation|so as to|attribut\w+ to|put down to|stem\w* from"
+    r"|prompt\w*|trigger\w*|spark\w*|(?:boosted|hit|hurt|fuell?ed|buoyed|dented|spurred|hampered|weighed down) by"
+    r"|on the back of)\b"
+)
+# "for" with a gerund or a deed is the reason for praise or blame ("suspended for allegedly
+# suggesting", "furious with himself for failing", "the prize for their victory"); matched as
+# written, so "for Reading" stays a name.
+_REASON_DEED = re.compile(
+    r"\bfor (?:(?:allegedly |reportedly |apparently |not )?(?!\w*thing\b)[a-z]+ing"
+    r"|(?:his|her|their|its) (?:role|part|victory|win|work|efforts?|contribution|services|success|conduct|comments"
+    r"|remarks))\b"
+)
 
 
 def question_kind(question: str) -> str:
@@ -115,13 +124,15 @@ def sentence_types(sentence: str) -> int:
     """A bitmask of the TYPES that `sentence` holds (bit i for TYPES[i])."""
     mask = 0
     for bit, name in enumerate(TYPES):
-        if _TYPE_RULES[name].search(sentence):
+        if has_type(name, sentence):
             mask |= 1 << bit
     return mask
 
 
 def has_type(type_name: str, sentence: str) -> bool:
     """Whether `sentence` holds a `type_name` (one of TYPES)."""
+    if type_name == "reason":
+        return bool(_REASON_CUES.search(sentence.lower()) or _REASON_DEED.search(sentence))
     return _TYPE_RULES[type_name].search(sentence) is not None
 
 
