@@ -27,6 +27,7 @@ _QUESTION_WORDS = frozenset(
     | {"does", "did", "do", "is", "are", "was", "were", "can", "could", "will", "would"}
 )
 MAX_CARRIED = 6
+MAX_ANSWER_NAMES = 3
 
 
 def _words(text: str) -> list[str]:
@@ -75,6 +76,17 @@ def rewrite(question: str, history: Sequence[str]) -> str:
         terms = [t for t in terms if t[0].isupper()] or terms
     carried = [t for t in terms if t.lower() not in own][:MAX_CARRIED]
     return f"{question} {' '.join(carried)}" if carried else question
+
+
+def answer_names(sentence: str, query: str) -> list[str]:
+    """The names that `sentence`, the previous turn's first citation, gives and `query` lacks:
+    what a follow-up's "it" or "he" most often stands for ("How big is its stake?" after "Which
+    company controls Aguas Argentinas?" asks about Suez's). Its first word is left out, since
+    every sentence opens with a capital."""
+    words = _words(sentence)
+    have = {w.lower() for w in _words(query)}
+    names = [t for t in key_terms(sentence) if t[0].isupper() and t != words[0] and t.lower() not in have]
+    return names[:MAX_ANSWER_NAMES]
 
 
 _SPEAKER = re.compile(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa._conversation import example_questions, is_follow_up, key_terms, rewrite, term_spans
+from qa._conversation import answer_names, example_questions, is_follow_up, key_terms, rewrite, term_spans
 
 FIRST = "What did Grushko say Moscow will seek?"
 
@@ -55,3 +55,18 @@ def test_term_spans_locate_the_key_terms() -> None:
     question = "What did Grushko say Moscow will seek?"
     assert [question[a:b] for a, b in term_spans(question)] == ["Grushko", "Moscow", "seek"]
     assert term_spans("Why?") == []
+
+
+def test_answer_names_are_the_previous_answers_names_the_query_lacks() -> None:
+    sentence = "France's Suez owns 40% of Aguas Argentinas, while Spain's Aguas de Barcelona holds 25%."
+    query = "How big is its stake? Aguas Argentinas Argentine"
+    assert answer_names(sentence, query) == ["Suez", "Spain's", "Barcelona"]
+    # The opening word is capitalised whatever it is, so it is left out, a name or not; at most
+    # three names are carried.
+    assert answer_names("Suez owns 40% of Aguas Argentinas.", query) == []
+    assert answer_names("Conductor Marcello Viotti has died in Germany.", "What happened to him?") == [
+        "Marcello",
+        "Viotti",
+        "Germany",
+    ]
+    assert answer_names("The firm agreed to invest 242m pesos.", query) == []

@@ -39,6 +39,17 @@ def test_russia_guarantees_cites_grushko_verbatim(engine: Engine) -> None:
     assert answer.citations[0].score >= answer.citations[1].score >= answer.citations[2].score
 
 
+def test_a_follow_up_carries_the_previous_answers_names(engine: Engine) -> None:
+    first = "What did Grushko say Moscow will seek?"
+    cited = engine.ask(first).citations[0].sentence
+    answer = engine.ask("Which outlet did he tell that to?", history=[first])
+    # "he" is Grushko; the outlet the first answer named helps find the story, not the sentence.
+    assert answer.query.startswith("Which outlet did he tell that to? Grushko")
+    carried = answer.query.split()[7:]
+    assert "Izvestia" in cited and "Izvestia" in carried
+    assert any("Izvestia" in c.sentence for c in answer.citations[:2])
+
+
 @pytest.mark.parametrize(
     "question",
     ["What is the boiling point of water?", "Who won the 2010 FIFA World Cup?", "What is the capital of France?"],
