@@ -62,7 +62,8 @@ def test_recency_changes_which_of_two_similar_stories_answers(dated_engine: Engi
 
 def test_follow_ups_keep_the_filters(dated_engine: Engine) -> None:
     answer = dated_engine.ask("Where does he join from?", history=[ACME], sources=["Daily Planet"])
-    assert answer.query == "Where does he join from? Acme Corp"
+    # "he" is the man the filtered first answer named (Daily Planet's Bob Jones, not Wire's Alice Smith).
+    assert answer.query == "Where does he join from? Acme Corp Bob Jones"
     assert answer.citations[0].sentence == "Jones joins from a rival maker of rockets."
 
 
