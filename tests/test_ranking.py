@@ -10,7 +10,7 @@ import pytest
 from qa import Engine, QAError, _lexical, build_index
 from qa._kinds import KINDS, TYPES, offers_new, question_kind, sentence_types
 from qa._ranker import RANKER_FILE, Linear, Ranker, load_ranker, save_ranker
-from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, UNDECIDED, offered
+from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, UNDECIDED, Candidates, offered
 from qa._types import also_in
 from qa.app import source_label
 from tests.conftest import FakeEmbedder
@@ -138,45 +138,49 @@ def test_copies_of_a_story_are_cited_once_and_counted(tmp_path: Path) -> None:
     assert "also in 1 other article" in source_label(harbour)
 
 
-def test_a_figure_in_words_answers_how_many_and_offers_what_is_asked(tmp_path: Path) -> None:
+def _one_story(tmp_path: Path, text: str) -> Engine:
+    """An engine (fake embedder) over a corpus of one article, `text`."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "raid.txt").write_text(
-        "Police raided the fraud website in a global swoop. Twenty-eight people were arrested in the swoop. "
-        "The fraud website had been watched by police for a year."
-    )
+    (corpus / "story.txt").write_text(text)
     build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
-    engine = Engine(tmp_path / "index", embedder=FakeEmbedder())
+    return Engine(tmp_path / "index", embedder=FakeEmbedder())
+
+
+def _candidates(engine: Engine, question: str) -> tuple[Candidates, list[str]]:
+    """`question`'s candidates, as the retriever finds them, and their sentences' texts."""
     retriever, index = engine.retriever, engine.index
-    question = "How many people were detained in the fraud website swoop?"
     vector, tokens, _ = retriever.embedder.embed_query(question)
     c = retriever.candidates(question, _lexical.tokenize([question])[0], vector, tokens)
-    texts = [index.articles[a].text[s:e] for a, s, e in index.sentences[c.sentences].tolist()]
+    return c, [index.articles[a].text[s:e] for a, s, e in index.sentences[c.sentences].tolist()]
+
+
+def test_a_figure_in_words_answers_how_many_and_offers_what_is_asked(tmp_path: Path) -> None:
+    engine = _one_story(
+        tmp_path,
+        "Police raided the fraud website in a global swoop. Twenty-eight people were arrested in the swoop. "
+        "The fraud website had been watched by police for a year.",
+    )
+    question = "How many people were detained in the fraud website swoop?"
+    c, texts = _candidates(engine, question)
     number = dict(zip(texts, c.column("how many:number").tolist(), strict=True))
     assert number["Twenty-eight people were arrested in the swoop."] == 1.0
     assert number["Police raided the fraud website in a global swoop."] == 0.0
     offers = dict(zip(texts, offered(question, c.features).tolist(), strict=True))
     assert offers == number  # a "how many" question is offered a new figure
     assert offered("What did the police say?", c.features).tolist() == [UNDECIDED] * len(texts)
-    hits = retriever.search(question, limit=3).hits
+    hits = engine.retriever.search(question, limit=3).hits
     assert all(h.offers == offers[h.article.text[h.start : h.end]] for h in hits)
 
 
 def test_a_reason_is_read_from_the_text_not_the_builds_bit(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "ukip.txt").write_text(
+    engine = _one_story(
+        tmp_path,
         "The party has suspended John Houston. He was suspended for allegedly suggesting the insane be killed. "
-        "Mr Houston was due to stand in East Kilbride."
+        "Mr Houston was due to stand in East Kilbride.",
     )
-    build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
-    engine = Engine(tmp_path / "index", embedder=FakeEmbedder())
-    retriever, index = engine.retriever, engine.index
-    index.sentence_types[:] = 0  # as an index built before the reason cues widened might hold
-    question = "Why did the party suspend John Houston?"
-    vector, tokens, _ = retriever.embedder.embed_query(question)
-    c = retriever.candidates(question, _lexical.tokenize([question])[0], vector, tokens)
-    texts = [index.articles[a].text[s:e] for a, s, e in index.sentences[c.sentences].tolist()]
+    engine.index.sentence_types[:] = 0  # as an index built before the reason cues widened might hold
+    c, texts = _candidates(engine, "Why did the party suspend John Houston?")
     reason = dict(zip(texts, c.column("why:reason").tolist(), strict=True))
     assert reason == {
         "The party has suspended John Houston.": 0.0,
