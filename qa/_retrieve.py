@@ -50,6 +50,8 @@ RANK_FEATURES: tuple[str, ...] = (
     "log_position",  # log(1 + the sentence's position in its article)
     "coverage",  # IDF-weighted share of the question's terms it holds
     "coverage_previous",  # ... that the sentence before it holds (news names its subject first)
+    "names_repeated",  # share of the question's names it repeats itself: news names its subject in
+    # the lead and then refers back to it ("he", "the firm") in the sentences that add to the story
     "coverage_lexical",  # coverage times the best candidate's: it counts most when the question
     "bm25_lexical",  # reuses the text's words (SQuAD), least when it paraphrases (news); so BM25
     "article_coverage",  # ... that its article holds, anywhere
@@ -146,6 +148,7 @@ def _by_max(values: np.ndarray) -> np.ndarray:
 _NAME = re.compile(r"(?<!^)\b[A-Z][a-zA-Z'’-]+")
 _WORD = re.compile(r"\w+")
 _CAPITALISED = re.compile(r"[^\W\d_][\w'’-]*")
+_POSSESSIVE = re.compile(r"['’]s?$")
 # A figure, in digits or words ("Twenty-eight people", "nine embassies").
 _NUMBER = re.compile(
     r"\d[\d,.]*\d|\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
@@ -153,6 +156,13 @@ _NUMBER = re.compile(
     r"|thousand|dozen|million|billion|trillion)\b",
     re.I,
 )
+
+
+def _names(question: str) -> list[str]:
+    """The words of `question` after its first that hold a capital ("Messi", "iPhone", each part
+    of "Boeing-Airbus"), without a possessive ending."""
+    words = (part for word in _CAPITALISED.findall(question)[1:] for part in word.split("-"))
+    return [_POSSESSIVE.sub("", word) for word in words if not word.islower()]
 
 
 class Retriever:
@@ -169,6 +179,7 @@ class Retriever:
         n_docs = int(chunk_bm25.scores["num_docs"])
         indptr = np.asarray(chunk_bm25.scores["indptr"])
         df = np.diff(indptr).astype(np.float64)
+        self._df = df
         self._idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
         self._idf_unknown = float(np.log(1.0 + (n_docs + 0.5) / 0.5))
         articles = len(index.articles)
@@ -409,6 +420,8 @@ class Retriever:
         terms, idf = self._weights(tokens)
         weights, held = self._presence(terms, idf, sentences)
         coverage = weights @ held
+        names = {stem for stems in _lexical.tokenize(_names(question)) for stem in stems}
+        is_name = np.array([term in names for term in terms], dtype=bool)
         # An article holds a term if one of its sentences does; the candidates are whole articles.
         runs = np.concatenate([[0], np.cumsum(bounds[top + 1] - bounds[top])[:-1]])
         article_coverage = (
@@ -433,6 +446,7 @@ class Retriever:
             "log_position": np.log1p(position),
             "coverage": coverage,
             "coverage_previous": np.where(position > 0, np.concatenate([[0.0], coverage[:-1]]), 0.0),
+            "names_repeated": held[is_name].mean(axis=0) if is_name.any() else np.zeros(len(sentences)),
             "coverage_lexical": coverage * coverage.max(),
             "bm25_lexical": bm25 * coverage.max(),
             "article_coverage": article_coverage,
@@ -481,12 +495,35 @@ class Retriever:
         )
 
     def _unknown_name(self, question: str) -> float:
-        """1.0 if a capitalised word of `question` after its first is in no chunk of the corpus."""
-        names = [w for w in _CAPITALISED.findall(question)[1:] if w[0].isupper()]
-        for stems in _lexical.tokenize(names) if names else []:
-            if stems and all(stem not in self._vocab for stem in stems):
+        """1.0 if a name of `question` (`_names`) is in no article of the corpus, as written or
+        with a plural or possessive ending. Stems alone would not do: "Messi" stems as "messy"
+        does."""
+        names = _names(question)
+        for name, stems in zip(names, _lexical.tokenize(names), strict=True):
+            known = [self._vocab[stem] for stem in stems if stem in self._vocab]
+            if stems and not known:
+                return 1.0
+            if known and not self._written(name, min(known, key=lambda t: self._df[t])):
                 return 1.0
         return 0.0
+
+    def _written(self, name: str, term: int) -> bool:
+        """Whether an article holding stem `term` writes `name` as a word, perhaps with a plural
+        ending ("Normans", "Langlades") or without one."""
+        root = re.sub(r"e?s$", "", name, flags=re.IGNORECASE)
+        pattern = re.compile(rf"\b{re.escape(root)}(?:e?s|e)?\b", re.IGNORECASE)
+        postings = self.index.bm25["chunks"].scores
+        chunk_article = self.index.chunks[:, 0]
+        seen = -1
+        # Chunks come in article order; the first article that writes it ends the search, which
+        # for a common name is the first.
+        for chunk in postings["indices"][postings["indptr"][term] : postings["indptr"][term + 1]].tolist():
+            article = int(chunk_article[chunk])
+            if article != seen:
+                seen = article
+                if pattern.search(self.index.articles[article].text):
+                    return True
+        return False
 
     def _weights(self, query_tokens: list[str]) -> tuple[list[str], np.ndarray]:
         """The question's unique terms and their IDF over chunks (a term no chunk holds gets the

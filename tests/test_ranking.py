@@ -202,3 +202,39 @@ def test_favoured_articles_sentences_gain_their_log_odds(tmp_path: Path) -> None
     assert {h.article.id for h in favoured[:2]} == {"a.txt"}
     for h in favoured:
         assert h.score == pytest.approx(plain[(h.article.id, h.start)] + (100.0 if h.article.id == "a.txt" else 0.0))
+
+
+def test_a_sentence_repeating_the_questions_names_restates_its_subject(tmp_path: Path) -> None:
+    engine = _one_story(
+        tmp_path,
+        "Sunderland have signed Robbie Weir from Glentoran. The teenager turned down Celtic to join them. "
+        "Weir played for Northern Ireland's youth side.",
+    )
+    c, texts = _candidates(engine, "Which club did Robbie Weir snub in favour of Sunderland?")
+    repeated = dict(zip(texts, c.column("names_repeated").tolist(), strict=True))
+    # The question's names are Robbie, Weir and Sunderland ("Which", its first word, is not one).
+    assert repeated == pytest.approx(
+        {
+            "Sunderland have signed Robbie Weir from Glentoran.": 1.0,
+            "The teenager turned down Celtic to join them.": 0.0,
+            "Weir played for Northern Ireland's youth side.": 1 / 3,
+        }
+    )
+    unnamed, _ = _candidates(engine, "Which club did the teenager snub?")
+    assert unnamed.column("names_repeated").tolist() == [0.0, 0.0, 0.0]
+
+
+def test_a_name_is_unknown_unless_an_article_writes_it_not_merely_its_stem(tmp_path: Path) -> None:
+    engine = _one_story(
+        tmp_path,
+        "It was a messy game for the Normans in Barcelona. Apple's shares rose. The Boeing order was cancelled.",
+    )
+    unknown = engine.retriever._unknown_name
+    assert _lexical.tokenize(["Messi"]) == _lexical.tokenize(["messy"])  # what stems alone would accept
+    assert unknown("How many goals did Lionel Messi score?") == 1.0
+    assert unknown("How many goals did Barcelona score?") == 0.0
+    assert unknown("What did the Norman army do?") == 0.0  # "Normans" in the text, "Norman" asked
+    assert unknown("What did Apple's shares do?") == 0.0
+    assert unknown("How much did Apple charge for the iPhone?") == 1.0  # a capital inside counts
+    assert unknown("What happened to the Boeing-Apple order?") == 0.0  # each part is written
+    assert unknown("Messi scored?") == 0.0  # the first word may be capitalised for the sentence only
