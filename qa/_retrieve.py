@@ -56,6 +56,7 @@ RANK_FEATURES: tuple[str, ...] = (
     "bm25_lexical",  # reuses the text's words (SQuAD), least when it paraphrases (news); so BM25
     "article_coverage",  # ... that its article holds, anywhere
     "log_length",  # log(1 + its word pieces)
+    "continues",  # it opens with a pronoun or determiner ("He", "The teenager"): it refers back
     *(f"{kind}:{kind_type}" for kind, kind_type in WANTS),  # the question asks for what it holds
 )
 # Whether the best sentence answers at all: its cosine and token match, the share of the
@@ -148,6 +149,8 @@ def _by_max(values: np.ndarray) -> np.ndarray:
 _NAME = re.compile(r"(?<!^)\b[A-Z][a-zA-Z'’-]+")
 _WORD = re.compile(r"\w+")
 _CAPITALISED = re.compile(r"[^\W\d_][\w'’-]*")
+# A sentence opening this way (inside a quote too) refers back to what the story has named.
+_CONTINUES = re.compile(r"^(?:[\"“‘']\s*)?(?:the|a|an|he|she|it|they|his|her|its|their|this|these|those)\b", re.I)
 _POSSESSIVE = re.compile(r"['’]s?$")
 # A figure, in digits or words ("Twenty-eight people", "nine embassies").
 _NUMBER = re.compile(
@@ -455,11 +458,8 @@ class Retriever:
         kind = question_kind(question)
         types = index.sentence_types[sentences].astype(np.int64)
         spans = index.sentences[sentences].tolist()
-        texts = (
-            [index.articles[a].text[s:e] for a, s, e in spans]
-            if kind in {k for k, t in WANTS if t in TEXT_TYPES}
-            else []
-        )
+        texts = [index.articles[a].text[s:e] for a, s, e in spans]
+        columns["continues"] = np.array([bool(_CONTINUES.match(t)) for t in texts], dtype=np.float64)
         question_words = {w.lower() for w in _WORD.findall(question)}
         for asked_kind, wanted in WANTS:
             name = f"{asked_kind}:{wanted}"

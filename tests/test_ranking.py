@@ -204,11 +204,11 @@ def test_favoured_articles_sentences_gain_their_log_odds(tmp_path: Path) -> None
         assert h.score == pytest.approx(plain[(h.article.id, h.start)] + (100.0 if h.article.id == "a.txt" else 0.0))
 
 
-def test_a_sentence_repeating_the_questions_names_restates_its_subject(tmp_path: Path) -> None:
+def test_a_sentence_repeating_the_questions_names_restates_its_subject_and_one_opening_he_continues(tmp_path: Path) -> None:
     engine = _one_story(
         tmp_path,
         "Sunderland have signed Robbie Weir from Glentoran. The teenager turned down Celtic to join them. "
-        "Weir played for Northern Ireland's youth side.",
+        "Weir played for Northern Ireland's youth side. “He is a fine player,” said the manager.",
     )
     c, texts = _candidates(engine, "Which club did Robbie Weir snub in favour of Sunderland?")
     repeated = dict(zip(texts, c.column("names_repeated").tolist(), strict=True))
@@ -218,10 +218,19 @@ def test_a_sentence_repeating_the_questions_names_restates_its_subject(tmp_path:
             "Sunderland have signed Robbie Weir from Glentoran.": 1.0,
             "The teenager turned down Celtic to join them.": 0.0,
             "Weir played for Northern Ireland's youth side.": 1 / 3,
+            "“He is a fine player,” said the manager.": 0.0,
         }
     )
     unnamed, _ = _candidates(engine, "Which club did the teenager snub?")
-    assert unnamed.column("names_repeated").tolist() == [0.0, 0.0, 0.0]
+    assert unnamed.column("names_repeated").tolist() == [0.0] * 4
+    # A sentence opening with a pronoun or determiner (inside a quote too) continues the story.
+    continues = dict(zip(texts, c.column("continues").tolist(), strict=True))
+    assert continues == {
+        "Sunderland have signed Robbie Weir from Glentoran.": 0.0,
+        "The teenager turned down Celtic to join them.": 1.0,
+        "Weir played for Northern Ireland's youth side.": 0.0,
+        "“He is a fine player,” said the manager.": 1.0,
+    }
 
 
 def test_a_name_is_unknown_unless_an_article_writes_it_not_merely_its_stem(tmp_path: Path) -> None:
