@@ -52,10 +52,11 @@ class Ranker:
     def supports(self, figures: np.ndarray, coverage: np.ndarray, unknown_name: float) -> np.ndarray:
         """The abstention rule's value for each sentence (it answers when the value is at least
         0): `support` over its SUPPORT_FEATURES `figures`, raised to 0 where its `coverage`
-        reaches `coverage_answers`, unless the question names something the corpus never does."""
+        reaches `coverage_answers`; at most -1 if the question names something the corpus never
+        does ("European Central Bank" to a 1987 archive): no sentence can be about it."""
         value = self.support(figures)
         if unknown_name:
-            return value
+            return np.asarray(np.minimum(value, -1.0))
         return np.where(np.asarray(coverage) >= self.coverage_answers, np.maximum(value, 0.0), value)
 
 

@@ -10,7 +10,7 @@ import pytest
 from qa import Engine, QAError, _lexical, build_index
 from qa._kinds import KINDS, TYPES, offers_new, question_kind, sentence_types
 from qa._ranker import RANKER_FILE, Linear, Ranker, load_ranker, save_ranker
-from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, UNDECIDED, Candidates, offered
+from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, UNDECIDED, Candidates, _name_runs, offered
 from qa._types import also_in
 from qa.app import source_label
 from tests.conftest import FakeEmbedder
@@ -83,13 +83,13 @@ def test_linear_is_the_standardised_dot_product() -> None:
     assert np.allclose(model(x), expected)
 
 
-def test_a_sentence_holding_the_questions_words_answers_unless_a_name_is_unknown() -> None:
+def test_a_sentence_holding_the_questions_words_answers_and_an_unknown_name_is_refused() -> None:
     support = Linear(("a",), (0.0,), (1.0,), (1.0,), -1.0)  # value = a - 1
     ranker = Ranker(support, support, coverage_answers=0.5)
     figures = np.array([[0.2], [0.2], [3.0]])
     coverage = np.array([0.4, 0.6, 0.0])
     assert ranker.supports(figures, coverage, unknown_name=0.0).tolist() == pytest.approx([-0.8, 0.0, 2.0])
-    assert ranker.supports(figures, coverage, unknown_name=1.0).tolist() == pytest.approx([-0.8, -0.8, 2.0])
+    assert ranker.supports(figures, coverage, unknown_name=1.0).tolist() == pytest.approx([-1.0, -1.0, -1.0])
 
 
 def test_the_shipped_ranker_scores_this_qas_features(tmp_path: Path) -> None:
@@ -204,7 +204,9 @@ def test_favoured_articles_sentences_gain_their_log_odds(tmp_path: Path) -> None
         assert h.score == pytest.approx(plain[(h.article.id, h.start)] + (100.0 if h.article.id == "a.txt" else 0.0))
 
 
-def test_a_sentence_repeating_the_questions_names_restates_its_subject_and_one_opening_he_continues(tmp_path: Path) -> None:
+def test_a_sentence_repeating_the_questions_names_restates_its_subject_and_one_opening_he_continues(
+    tmp_path: Path,
+) -> None:
     engine = _one_story(
         tmp_path,
         "Sunderland have signed Robbie Weir from Glentoran. The teenager turned down Celtic to join them. "
@@ -247,3 +249,32 @@ def test_a_name_is_unknown_unless_an_article_writes_it_not_merely_its_stem(tmp_p
     assert unknown("How much did Apple charge for the iPhone?") == 1.0  # a capital inside counts
     assert unknown("What happened to the Boeing-Apple order?") == 0.0  # each part is written
     assert unknown("Messi scored?") == 0.0  # the first word may be capitalised for the sentence only
+
+
+def test_a_run_of_names_is_unknown_unless_an_article_writes_it_as_one(tmp_path: Path) -> None:
+    engine = _one_story(
+        tmp_path,
+        "The European Commission met the Central Bank of Ireland. Alan L. Bean flew to St. Augustine. "
+        "Pope John Paul spoke.",
+    )
+    unknown = engine.retriever._unknown_name
+    assert unknown("Did the European Central Bank raise rates?") == 1.0  # every word, never together
+    assert unknown("What did the European Commission say?") == 0.0
+    assert unknown("What did Pope Francis say?") == 1.0
+    assert unknown("Where did Alan Bean fly?") == 0.0  # a middle initial apart
+    assert unknown("Who flew to St Augustine?") == 0.0  # a full stop apart
+    assert unknown("Why did Ireland's Central Bank act?") == 0.0  # a possessive ends a run
+
+
+@pytest.mark.parametrize(
+    ("question", "runs"),
+    [
+        ("What did Pope Francis say in his first Easter address?", [["Pope", "Francis"]]),
+        ("Which jobs did Nick Clegg's Liberal Democrats get?", [["Nick", "Clegg"], ["Liberal", "Democrats"]]),
+        ("What is in the John Wayne DVD collection?", [["John", "Wayne"]]),
+        ("What did the Boeing-Airbus row do to the UK?", []),
+        ("European Central Bank rates rose?", [["Central", "Bank"]]),
+    ],
+)
+def test_name_runs(question: str, runs: list[list[str]]) -> None:
+    assert _name_runs(question) == runs
