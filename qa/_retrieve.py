@@ -174,21 +174,20 @@ def _name_runs(question: str) -> list[list[str]]:
     """Runs of two or more names in `question` after its first word, one space apart ("Pope
     Francis", "Nick Clegg's"): a possessive ends a run, and an acronym ("UK", "DVD") or a
     hyphenated word is not part of one."""
-    runs: list[list[str]] = []
-    run: list[str] = []
+    runs: list[list[str]] = [[]]
     end = -1
     for match in list(_RUN_WORD.finditer(question))[1:]:
         word = match.group(0).rstrip(".")
         bare = _POSSESSIVE.sub("", word)
         name = bare[:1].isupper() and not bare.isupper() and "-" not in bare
-        if not name or (run and question[end : match.start()] != " "):
-            runs, run = runs + [run] * (len(run) > 1), []
+        if not name or question[end : match.start()] != " ":
+            runs.append([])
         if name:
-            run.append(bare)
+            runs[-1].append(bare)
         if bare != word:
-            runs, run = runs + [run] * (len(run) > 1), []
+            runs.append([])
         end = match.end()
-    return runs + [run] * (len(run) > 1)
+    return [run for run in runs if len(run) > 1]
 
 
 class Retriever:
@@ -205,7 +204,6 @@ class Retriever:
         n_docs = int(chunk_bm25.scores["num_docs"])
         indptr = np.asarray(chunk_bm25.scores["indptr"])
         df = np.diff(indptr).astype(np.float64)
-        self._df = df
         self._idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
         self._idf_unknown = float(np.log(1.0 + (n_docs + 0.5) / 0.5))
         articles = len(index.articles)
@@ -518,15 +516,12 @@ class Retriever:
         )
 
     def _unknown_name(self, question: str) -> float:
-        """1.0 if a name of `question` (`_names`) is in no article of the corpus, as written or
-        with a plural or possessive ending, or if a run of names ("European Central Bank",
-        "Pope Francis") is written in none, a full stop or a middle initial apart ("St. Augustine",
-        "Alan L. Bean"). Stems alone would not do:
-        "Messi" stems as "messy" does."""
+        """1.0 if a name of `question` (`_names`) is written in no sentence of the corpus, as it
+        is or with a plural or possessive ending, or if a run of names ("European Central Bank",
+        "Pope Francis") is written in none, a full stop or a middle initial apart ("St.
+        Augustine", "Alan L. Bean"). Stems alone would not do: "Messi" stems as "messy" does."""
         names = _names(question)
         for name, stems in zip(names, _lexical.tokenize(names), strict=True):
-            if stems and all(stem not in self._vocab for stem in stems):
-                return 1.0
             root = re.sub(r"e?s$", "", name, flags=re.IGNORECASE)
             if stems and not self._written(re.compile(rf"\b{re.escape(root)}(?:e?s|e)?\b", re.IGNORECASE), stems):
                 return 1.0
@@ -539,7 +534,8 @@ class Retriever:
 
     def _written(self, pattern: re.Pattern[str], stems: list[str]) -> bool:
         """Whether a sentence holding every one of `stems` matches `pattern` (read only in the
-        sentences the BM25 index says hold them all; the first match ends the search)."""
+        sentences the BM25 index says hold them all, so never if one is in no sentence; the
+        first match ends the search)."""
         index = self.index.bm25["sentences"]
         postings, vocab = index.scores, index.vocab_dict
         rows: np.ndarray | None = None
