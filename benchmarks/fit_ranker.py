@@ -37,7 +37,7 @@ from _results import ROOT, Report, add_record_flag, run
 from qa import _lexical
 from qa._corpus import read_articles
 from qa._engine import Engine
-from qa._eval import corpus_engine, load_squad
+from qa._eval import corpus_engine, held_out_index, load_squad
 from qa._eval import default_index as squad_index
 from qa._eval_news import NewsSet, default_index, holds, load_news
 from qa._ranker import Linear, Ranker, save_ranker
@@ -109,9 +109,9 @@ def squad_questions(path: Path, limit: int | None) -> tuple[list[Question], list
     held_ids = {q.article_id for q in squad.questions if not q.tuning}
     root = squad_index(path)
     whole = corpus_engine(list(squad.articles), root, progress=True, ranker=blank_ranker())
-    held = corpus_engine(
-        [a for a in squad.articles if a.id in held_ids], root.with_name(root.name + "-heldout"), True, blank_ranker()
-    )
+    held_root = held_out_index(root)
+    assert held_root is not None  # a folder in qa eval's cache
+    held = corpus_engine([a for a in squad.articles if a.id in held_ids], held_root, True, blank_ranker())
     answerable, refused = [], []
     index = whole.index
     for q in tuning:

@@ -20,8 +20,9 @@ from tqdm import tqdm
 from ._build import build_corpus
 from ._corpus import Corpus, corpus_hash
 from ._engine import Engine
-from ._errors import QAError
+from ._errors import IndexNotFoundError, QAError
 from ._ranker import Ranker
+from ._stores import is_server
 from ._types import Answer, Article
 
 TUNING_ARTICLES = 24
@@ -127,22 +128,57 @@ def load_squad(path: str | Path) -> SquadSet:
     return SquadSet(tuple(articles), tuple(questions), len(titles))
 
 
+CACHE = Path(tempfile.gettempdir()) / "qa-eval"  # `qa eval`'s own indexes, kept between runs
+
+
 def default_index(path: str | Path) -> Path:
     """Where `qa eval` keeps the index of a SQuAD file between runs."""
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / "qa-eval" / f"{Path(path).stem}-{digest}"
+    return CACHE / f"{Path(path).stem}-{digest}"
 
 
-def corpus_engine(articles: Sequence[Article], index: Path, progress: bool, ranker: Ranker | None = None) -> Engine:
-    """An engine over `articles`, reusing the index at `index` when it was built from them."""
+def _cached(index: str | Path) -> bool:
+    return not is_server(str(index)) and Path(index).resolve().is_relative_to(CACHE.resolve())
+
+
+def corpus_engine(
+    articles: Sequence[Article], index: str | Path, progress: bool, ranker: Ranker | None = None
+) -> Engine:
+    """An engine over `articles`, reusing the index at `index` (a folder, a Milvus Lite file or
+    a Milvus URI) when it was built from them, and building it there when it holds no index.
+
+    An index of anything else is replaced only in `qa eval`'s own cache: elsewhere it is someone's
+    index, which `qa serve` may be answering from, and an evaluation must not swap it."""
     try:
         engine = Engine(index, ranker=ranker)
-        if engine.index.manifest.corpus_hash == corpus_hash(list(articles)):
-            return engine
-    except QAError:
+    except IndexNotFoundError:
         pass
+    except QAError:
+        if not _cached(index):
+            raise
+    else:
+        manifest = engine.index.manifest
+        if manifest.corpus_hash == corpus_hash(list(articles)):
+            return engine
+        engine.close()
+        if not _cached(index):
+            raise QAError(
+                f"{index} holds the index of another corpus ({manifest.articles} articles, built {manifest.built_at}), "
+                "which qa eval would replace; give --index a new folder, or leave it out"
+            )
     build_corpus(Corpus(tuple(articles), ()), index, progress=progress)
     return Engine(index, ranker=ranker)
+
+
+def held_out_index(index: str | Path) -> str | Path | None:
+    """Where the held-out articles alone are indexed, beside `index`: a sibling folder or
+    Milvus Lite file; None for a Milvus server, which holds one index."""
+    text = str(index)
+    if is_server(text):
+        return None
+    if text.lower().endswith(".db"):
+        return text[:-3] + "-heldout.db"
+    return Path(index).with_name(Path(index).name + "-heldout")
 
 
 def _sample(questions: Sequence[Question], limit: int | None) -> list[Question]:
@@ -224,7 +260,7 @@ def evaluate(
 ) -> EvalReport:
     """Measure retrieval, citation and abstention quality on the SQuAD file at `path`."""
     squad = load_squad(path)
-    root = Path(index) if index else default_index(path)
+    root = index or default_index(path)
     engine = corpus_engine(squad.articles, root, progress)
     answerable = _sample([q for q in squad.questions if not q.impossible], limit)
     rows = [_ask(engine, q)[0] for q in tqdm(answerable, desc="Asking", unit="question", disable=not progress)]
@@ -253,13 +289,14 @@ def evaluate(
     )
 
 
-def _abstention(squad: SquadSet, root: Path, asked: Sequence[Question], progress: bool) -> Abstention | None:
+def _abstention(squad: SquadSet, root: str | Path, asked: Sequence[Question], progress: bool) -> Abstention | None:
     """Index only the held-out articles; their questions should be answered, the others not."""
     tuning_ids = {q.article_id for q in squad.questions if q.tuning}
     held_out = [a for a in squad.articles if a.id not in tuning_ids]
-    if not held_out or len(held_out) == len(squad.articles):
+    where = held_out_index(root)
+    if not held_out or len(held_out) == len(squad.articles) or where is None:
         return None
-    engine = corpus_engine(held_out, root.with_name(root.name + "-heldout"), progress)
+    engine = corpus_engine(held_out, where, progress)
     supports_in: list[float] = []
     supports_out: list[float] = []
     abstained_in = abstained_out = 0
@@ -310,6 +347,11 @@ def format_report(report: EvalReport) -> str:
             f"questions, abstains on {a.abstained_out_of_corpus:.3f} of {a.out_of_corpus} out-of-corpus (threshold {a.threshold})",
             f"{'threshold':>10} {'answered in':>12} {'abstained out':>14}",
             *(f"{t:10.2f} {i:12.3f} {o:14.3f}" for t, i, o in a.curve),
+        ]
+    elif is_server(report.index):
+        lines += [
+            "",
+            "Out of corpus: not measured (a Milvus server holds one index; give --index a folder or a .db file)",
         ]
     if report.unanswerable:
         u = report.unanswerable

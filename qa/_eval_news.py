@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from tqdm import tqdm
 from ._corpus import read_articles
 from ._engine import Engine
 from ._errors import QAError
-from ._eval import corpus_engine
+from ._eval import CACHE, corpus_engine
 from ._types import Answer
 
 RANKING_DEPTHS = (1, 2, 3, 10, 20, 50)
@@ -132,7 +131,7 @@ def default_index(corpus_file: str | Path) -> Path:
     """Where `qa eval --news` keeps a corpus file's index between runs."""
     digest = hashlib.sha256(Path(corpus_file).read_bytes()).hexdigest()[:12]
     name = Path(corpus_file).name.split(".")[0]
-    return Path(tempfile.gettempdir()) / "qa-eval" / f"news-{name}-{digest}"
+    return CACHE / f"news-{name}-{digest}"
 
 
 def holds(texts: Sequence[str], expect: Sequence[str]) -> list[bool]:
@@ -229,7 +228,7 @@ def evaluate_news(
     for name in names:
         file = news.corpora[name]
         articles = read_articles(Path(file))
-        engine = corpus_engine(articles, Path(index) if index else default_index(file), progress)
+        engine = corpus_engine(articles, index or default_index(file), progress)
         model = engine.index.manifest.model
         results[name] = evaluate_corpus(engine, news, name, limit, progress)
     return NewsReport(str(path), model, results)

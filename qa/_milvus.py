@@ -60,6 +60,7 @@ from ._corpus import article_hash
 from ._dates import timestamp
 from ._errors import BuildError, IndexCorruptError, IndexNotFoundError, QAError
 from ._store import EXACT_LIMIT, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, IndexData, Manifest, StoredIndex
+from ._stores import is_server
 
 ALIAS = "qa"
 _BUILD = re.compile(rf"^{ALIAS}_(\d{{8}}T\d{{6}}_\d+_\d+)(_data)?$")
@@ -120,7 +121,7 @@ class MilvusStore:
         self.uri = uri
         self.location = uri
         self._token = token
-        self._file = None if re.match(r"^https?://", uri, re.IGNORECASE) else Path(uri)
+        self._file = None if is_server(uri) else Path(uri)
         self._client: MilvusClient | None = None
         self._loaded: set[str] = set()
 

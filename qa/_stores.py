@@ -58,6 +58,11 @@ class Store(Protocol):
         ...
 
 
+def is_server(where: str) -> bool:
+    """Whether `where` names a Milvus server (an `http(s)://` URI) rather than a local file or folder."""
+    return _URI.match(where) is not None
+
+
 def open_store(where: str | Path | Store) -> Store:
     """The store `where` names: an `http(s)://host:port` URI is a Milvus server (its token, if
     any, from QA_STORE_TOKEN), a path ending in `.db` a Milvus Lite file, anything else an index
@@ -65,7 +70,7 @@ def open_store(where: str | Path | Store) -> Store:
     if isinstance(where, Store):
         return where
     text = str(where)
-    if _URI.match(text) or text.lower().endswith(".db"):
+    if is_server(text) or text.lower().endswith(".db"):
         from ._milvus import MilvusStore  # pymilvus loads only for a Milvus store
 
         return MilvusStore(text, token=os.environ.get("QA_STORE_TOKEN") or None)

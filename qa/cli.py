@@ -212,7 +212,11 @@ def serve(index_dir: str, host: str, port: int, auth: str | None) -> None:
     "--corpus", "corpora", multiple=True, help="With --news: the corpus to index and ask (repeatable; default all)."
 )
 @click.option(
-    "--index", "index_dir", default=None, help="Index folder for the corpus (default: a cache in the temp folder)."
+    "--index",
+    "index_dir",
+    default=None,
+    help="Where to index the corpus: a new folder, a Milvus Lite file (*.db) or a Milvus URI; one that holds "
+    "this corpus's index already is reused (default: a cache in the temp folder).",
 )
 @click.option("--limit", type=click.IntRange(1), default=None, help="Ask about N questions (evenly spread for SQuAD).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")

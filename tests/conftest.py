@@ -182,3 +182,40 @@ def squad_articles() -> list[dict[str, str]]:
         for a in data["data"]
         for i, p in enumerate(a["paragraphs"])
     ]
+
+
+# A tiny news question set written the same way as news_dev.json, over the seed article.
+NEWS_QUESTIONS = {
+    "about": "a tiny set written the same way as news_dev.json",
+    "corpora": {"seed": "data/news/seed.jsonl"},
+    "cases": [
+        {
+            "corpus": "seed",
+            "q": "Which media outlet did the Russian deputy foreign minister tell about the security guarantees?",
+            "expect": ["Grushko told Russian media outlet Izvestia"],
+            "articles": ["seed"],
+            "kind": "who",
+        },
+        {"corpus": "seed", "q": "How much did Apple charge for the first iPhone?", "abstain": True},
+    ],
+    "followups": [
+        {
+            "corpus": "seed",
+            "turns": ["What did Grushko say Moscow will demand?", "Which outlet did he tell that to?"],
+            "expect": ["Izvestia"],
+            "articles": ["seed"],
+        }
+    ],
+}
+
+
+def write_news_set(folder: Path) -> Path:
+    """NEWS_QUESTIONS and their corpus (the seed article as JSONL) in `folder`, laid out like
+    shared/data: the questions name their corpus by a path relative to it. The question file's path."""
+    (folder / "data" / "news").mkdir(parents=True)
+    (folder / "data" / "news_qa").mkdir()
+    record = {"id": "seed", "title": "Trump to speak to Putin", "text": SEED.read_text(encoding="utf-8")}
+    (folder / "data" / "news" / "seed.jsonl").write_text(json.dumps(record) + "\n")
+    path = folder / "data" / "news_qa" / "mini.json"
+    path.write_text(json.dumps(NEWS_QUESTIONS))
+    return path

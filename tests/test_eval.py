@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qa import QAError
-from qa._eval import CURVE, TUNING_ARTICLES, evaluate, format_report, load_squad
+from qa._eval import CURVE, TUNING_ARTICLES, evaluate, format_report, held_out_index, load_squad
 
 TOPICS = [
     (
@@ -100,6 +100,11 @@ def test_evaluate_reports_every_figure_and_reuses_its_index(tmp_path: Path) -> N
     assert f"tuning = the {TUNING_ARTICLES} titles that sort first; held-out = the other 3" in text
     # A file with fewer titles than the tuning half holds no held-out ones, not a negative count.
     assert "tuning = the 5 titles that sort first; held-out = the other 0" in format_report(replace(report, titles=5))
+    # A Milvus server holds one index, so the held-out articles cannot be indexed beside it.
+    assert held_out_index("http://127.0.0.1:19530") is None
+    served = format_report(replace(report, index="http://127.0.0.1:19530", abstention=None))
+    assert "Out of corpus: not measured (a Milvus server holds one index" in served
+    assert held_out_index("/x/qa.db") == "/x/qa-heldout.db" and held_out_index(index) == tmp_path / "index-heldout"
 
 
 def test_cli_eval_json(tmp_path: Path) -> None:

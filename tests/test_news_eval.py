@@ -9,44 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from qa import QAError
+from qa import Engine, QAError, build_index
 from qa._eval_news import evaluate_news, format_news, load_news
-from tests.conftest import SEED
-
-QUESTIONS = {
-    "about": "a tiny set written the same way as news_dev.json",
-    "corpora": {"seed": "data/news/seed.jsonl"},
-    "cases": [
-        {
-            "corpus": "seed",
-            "q": "Which media outlet did the Russian deputy foreign minister tell about the security guarantees?",
-            "expect": ["Grushko told Russian media outlet Izvestia"],
-            "articles": ["seed"],
-            "kind": "who",
-        },
-        {"corpus": "seed", "q": "How much did Apple charge for the first iPhone?", "abstain": True},
-    ],
-    "followups": [
-        {
-            "corpus": "seed",
-            "turns": ["What did Grushko say Moscow will demand?", "Which outlet did he tell that to?"],
-            "expect": ["Izvestia"],
-            "articles": ["seed"],
-        }
-    ],
-}
+from tests.conftest import SEED, write_news_set
 
 
 @pytest.fixture
 def news_file(tmp_path: Path) -> Path:
-    """A data folder laid out like shared/data: the questions name their corpus by a relative path."""
-    (tmp_path / "data" / "news").mkdir(parents=True)
-    (tmp_path / "data" / "news_qa").mkdir()
-    record = {"id": "seed", "title": "Trump to speak to Putin", "text": SEED.read_text(encoding="utf-8")}
-    (tmp_path / "data" / "news" / "seed.jsonl").write_text(json.dumps(record) + "\n")
-    path = tmp_path / "data" / "news_qa" / "mini.json"
-    path.write_text(json.dumps(QUESTIONS))
-    return path
+    return write_news_set(tmp_path)
 
 
 def test_load_news_finds_the_corpora_above_the_file(news_file: Path) -> None:
@@ -77,6 +47,23 @@ def test_unknown_corpus_and_bad_file_are_one_line_errors(news_file: Path, tmp_pa
     bad.write_text("{}")
     with pytest.raises(QAError, match="cannot read news question file"):
         load_news(bad)
+
+
+def test_eval_never_replaces_an_index_of_another_corpus(news_file: Path, tmp_path: Path) -> None:
+    """`--index` at someone's index (`qa serve` may be answering from it) is refused, not rebuilt."""
+    theirs = tmp_path / "index"
+    build_index(SEED.parent, theirs)  # the seed folder: another corpus than the question file's JSONL
+    current = (theirs / "CURRENT").read_text()
+    with pytest.raises(QAError, match=r"holds the index of another corpus .*give --index a new folder"):
+        evaluate_news(news_file, index=theirs)
+    cli = subprocess.run(
+        [sys.executable, "-m", "qa", "eval", "--news", str(news_file), "--index", str(theirs)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert cli.returncode == 1 and cli.stderr.startswith("qa: error: ") and "Traceback" not in cli.stderr
+    assert (theirs / "CURRENT").read_text() == current
+    engine = Engine(theirs, reload_every=None)
+    assert engine.summary().articles == 1 and engine.ask("what guarantees did Russia demand?").citations
 
 
 def test_cli_eval_news_json(news_file: Path, tmp_path: Path) -> None:

@@ -16,10 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from qa import Answer, BuildError, Engine, IndexCorruptError, build_index
+from qa import Answer, BuildError, Engine, IndexCorruptError, QAError, build_index
+from qa._eval_news import evaluate_news
 from qa._stores import open_store
 from tests._http import free_port, plain_call, wait_until_up
-from tests.conftest import ACME, SEED, SQUAD_V1, FakeEmbedder, shared_file, squad_articles, write_dated_corpus
+from tests.conftest import (
+    ACME,
+    SEED,
+    SQUAD_V1,
+    FakeEmbedder,
+    shared_file,
+    squad_articles,
+    write_dated_corpus,
+    write_news_set,
+)
 
 try:
     import pymilvus  # noqa: F401
@@ -448,3 +458,18 @@ def test_a_killed_incremental_build_leaves_its_generation_unseen_and_the_next_bu
     assert _rows(where, "born > 2") == 0 and _rows(where, f"died == {LIVE}") == engine.index.manifest.chunks
     builds = {name.removesuffix("_data") for name in open_store(where).client.list_collections()}  # type: ignore[attr-defined]
     assert len(builds) == 2, builds  # the first build (its data and the shared chunks) and the second's data
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_qa_eval_indexes_into_any_store_and_keeps_another_corpus_there(
+    kind: str, places: Callable[[str], str], tmp_path: Path
+) -> None:
+    news_file = write_news_set(tmp_path)
+    where = places(kind)
+    m = evaluate_news(news_file, index=where).corpora["seed"]
+    assert (m.articles, m.answered["@3"], m.abstained_out_of_corpus, m.followups_answered["@3"]) == (1, 1.0, 1.0, 1.0)
+    build_index(SEED.parent, where)  # an operator's own build of another corpus, in the same place
+    current = open_store(where).current_name()
+    with pytest.raises(QAError, match="holds the index of another corpus"):
+        evaluate_news(news_file, index=where)
+    assert open_store(where).current_name() == current
