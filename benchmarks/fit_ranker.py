@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 from _results import ROOT, Report, add_record_flag, run
 
-from qa import _lexical
 from qa._corpus import read_articles
 from qa._engine import Engine
 from qa._eval import corpus_engine, held_out_index, load_squad
@@ -73,15 +72,8 @@ def blank_ranker() -> Ranker:
 def features(retriever: Retriever, question: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """The candidates' rows and features, and the question's unknown share and unknown name,
     as `Retriever.search` computes them."""
-    tokens = _lexical.tokenize([question])[0]
-    vector, question_tokens, _ = retriever.embedder.embed_query(question)
-    c = retriever.candidates(question, tokens, vector, question_tokens)
+    c = retriever.question_candidates(question)
     return c.sentences, c.features, (c.unknown, c.unknown_name)
-
-
-def texts(retriever: Retriever, rows: np.ndarray) -> list[str]:
-    index = retriever.index
-    return [index.articles[a].text[s:e] for a, s, e in index.sentences[rows].tolist()]
 
 
 def fold_of(key: str, folds: int) -> int:
@@ -92,7 +84,7 @@ def news_questions(engine: Engine, news: NewsSet, corpus: str) -> list[Question]
     out = []
     for case in (c for c in news.cases if c.corpus == corpus):
         rows, x, unknown = features(engine.retriever, case.question)
-        labels = np.array(holds(texts(engine.retriever, rows), case.expect) if case.expect else [False] * len(rows))
+        labels = np.array(holds(engine.index.sentence_texts(rows), case.expect) if case.expect else [False] * len(rows))
         group = case.articles[0] if case.articles else case.question
         late = x[:, RANK_FEATURES.index("late_previous")]
         out.append(Question(case.question, group, corpus, not case.abstain, x, labels, late, *unknown))

@@ -295,6 +295,12 @@ class Retriever:
             )
         return Retrieval(query, tuple(hits), passages)
 
+    def question_candidates(self, question: str) -> Candidates:
+        """The candidates `search` ranks for `question` asked on its own (no follow-up focus),
+        with their features: what the ranker is fitted on."""
+        vector, question_tokens, _ = self.embedder.embed_query(question)
+        return self.candidates(question, _lexical.tokenize([question])[0], vector, question_tokens)
+
     def late_features(self, query_tokens: np.ndarray, sentences: np.ndarray) -> np.ndarray:
         """For each sentence row, its MaxSim with the question's tokens: alone, with the previous
         sentence of its article, with the next one, with its article's first, and weighted
@@ -479,7 +485,7 @@ class Retriever:
         kind = question_kind(question)
         types = index.sentence_types[sentences].astype(np.int64)
         spans = index.sentences[sentences].tolist()
-        texts = [index.articles[a].text[s:e] for a, s, e in spans]
+        texts = index.sentence_texts(sentences)
         columns["continues"] = np.array([bool(_CONTINUES.match(t)) for t in texts], dtype=np.float64)
         question_words = {w.lower() for w in _WORD.findall(question)}
         for asked_kind, wanted in WANTS:

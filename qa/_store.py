@@ -164,6 +164,10 @@ class StoredIndex:
         self._faiss = vector_index
         self._lease = lease
 
+    def sentence_texts(self, rows: np.ndarray) -> list[str]:
+        """The text of each sentence row: its article's text between its offsets."""
+        return [self.articles[a].text[s:e] for a, s, e in self.sentences[rows].tolist()]
+
     def close(self) -> None:
         """Let the build go: a collector may remove its folder once no other reader holds it."""
         if self._lease is not None:

@@ -149,10 +149,8 @@ def _one_story(tmp_path: Path, text: str) -> Engine:
 
 def _candidates(engine: Engine, question: str) -> tuple[Candidates, list[str]]:
     """`question`'s candidates, as the retriever finds them, and their sentences' texts."""
-    retriever, index = engine.retriever, engine.index
-    vector, tokens, _ = retriever.embedder.embed_query(question)
-    c = retriever.candidates(question, _lexical.tokenize([question])[0], vector, tokens)
-    return c, [index.articles[a].text[s:e] for a, s, e in index.sentences[c.sentences].tolist()]
+    c = engine.retriever.question_candidates(question)
+    return c, engine.index.sentence_texts(c.sentences)
 
 
 def test_a_figure_in_words_answers_how_many_and_offers_what_is_asked(tmp_path: Path) -> None:
