@@ -1,0 +1,135 @@
+"""An independent probe on BBC News: questions no fit or design choice has seen, asked as users ask.
+
+    .venv/bin/python benchmarks/news_probe.py [--before REF ...] [--no-record]
+
+`benchmarks/news_probe.json` holds 50 answerable questions on BBC articles the news dev set does
+not use, 15 the corpus does not answer and 8 two-turn follow-ups, written by a helper session
+from the articles alone, by the dev set's rules (see its `about`). It stores no article text:
+each expected answer is a span of its article in ../shared, read back here into a question file
+in news_dev.json's format, which `qa eval --news`'s own code then asks.
+
+The ranker is fitted on the dev set only, so these are the figures of questions it has never
+seen, as the held-out set will be. Keep it so: check a change against it; never fit, tune or
+choose features on it, or its figures become as optimistic as the dev set's.
+
+`--before REF` asks the same file with an older commit's qa in the same run (a git worktree of
+REF, its own ranker.json, its own index in qa eval's cache), as the peer; repeatable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from _results import ROOT, Report, add_record_flag, run
+
+from qa import QAError
+from qa._eval import CACHE
+from qa._eval_news import evaluate_news, format_news
+
+PROBE = ROOT / "benchmarks" / "news_probe.json"
+SHARED = ROOT.parent / "shared" / "data"
+EVAL = (sys.executable, "-c", "from qa.cli import main; main()", "eval")  # the imported qa's CLI, not `-m`'s cwd
+TARGETS = (("answered@1", 0.55), ("answered@2", 0.70), ("out-of-corpus refused", 0.85), ("follow-ups@2", 0.75))
+
+
+def materialize(probe: Path, folder: Path) -> Path:
+    """The probe as a question file in news_dev.json's format, in `folder`: each expected answer
+    read from its article's span, and every BBC article holding it listed."""
+    spec = json.loads(probe.read_text(encoding="utf-8"))
+    corpus = SHARED / Path(spec["corpus"]).relative_to("data")
+    with gzip.open(corpus, "rt", encoding="utf-8") as lines:
+        texts = {record["id"]: record["text"] for record in map(json.loads, lines)}
+
+    def answer(item: dict[str, Any]) -> dict[str, Any]:
+        start, end = item["expect_at"]
+        expect = texts[item["article"]][start:end]
+        if not expect.strip():
+            raise QAError(f"{probe}: {item['article']} has no text at {start}:{end}; is ../shared the expected copy?")
+        return {"expect": [expect], "articles": sorted(a for a, text in texts.items() if expect in text)}
+
+    cases = [
+        case if case.get("abstain") else {"corpus": "bbc", "q": case["q"], "kind": case["kind"], **answer(case)}
+        for case in spec["cases"]
+    ]
+    for case in cases:
+        case.setdefault("corpus", "bbc")
+    followups = [{"corpus": "bbc", "turns": f["turns"], **answer(f)} for f in spec["followups"]]
+    path = folder / "news_probe.json"
+    questions = {"about": spec["about"], "corpora": {"bbc": str(corpus)}, "cases": cases, "followups": followups}
+    path.write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def figures(metrics: dict[str, Any]) -> dict[str, float]:
+    """The figures a user sees, from `NewsMetrics` as JSON."""
+    return {
+        "answered@1": metrics["answered"]["@1"],
+        "answered@2": metrics["answered"]["@2"],
+        "answered@3": metrics["answered"]["@3"],
+        "ranked@1": metrics["ranking"]["@1"],
+        "ranked@2": metrics["ranking"]["@2"],
+        "ranked@3": metrics["ranking"]["@3"],
+        "article@1": metrics["article_at"]["@1"],
+        "out-of-corpus refused": metrics["abstained_out_of_corpus"],
+        "follow-ups@2": metrics["followups_answered"]["@2"],
+    }
+
+
+def before(ref: str, questions: Path, work: Path) -> dict[str, float]:
+    """The probe's figures with commit `ref`'s qa: a worktree on PYTHONPATH, run outside this
+    checkout (so its own qa is the one imported), with an index of its own in qa eval's cache."""
+    sha = subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, capture_output=True, text=True, check=True)
+    tree = work / f"qa-{sha.stdout.strip()}"
+    subprocess.run(["git", "worktree", "add", "--detach", str(tree), ref], cwd=ROOT, capture_output=True, check=True)
+    try:
+        index = CACHE / f"news-probe-before-{sha.stdout.strip()}"
+        result = subprocess.run(
+            [*EVAL, "--news", str(questions), "--index", str(index), "--json"],
+            cwd=work, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise QAError(f"qa at {ref} failed on the probe: {result.stderr.strip().splitlines()[-1:]}")
+        return figures(json.loads(result.stdout)["corpora"]["bbc"])
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--probe", type=Path, default=PROBE)
+    parser.add_argument("--before", action="append", default=[], help="an older commit to ask too (repeatable)")
+    add_record_flag(parser)
+    args = parser.parse_args()
+    report = Report("news_probe", "Independent probe: unseen BBC questions in readers' words (issue 13)", args.record)
+    with tempfile.TemporaryDirectory() as tmp:
+        questions = materialize(args.probe, Path(tmp))
+        result = evaluate_news(questions)
+        report.line("Out of sample: no fit or feature choice has seen these questions. An abstention is a miss.")
+        report.line()
+        for line in format_news(result).splitlines():
+            report.line(line)
+        report.line()
+        now = figures(asdict(result.corpora["bbc"]))
+        peers = {ref: before(ref, questions, Path(tmp)) for ref in args.before}
+    if peers:
+        report.line("| figure | " + " | ".join(peers) + " | now |")
+        report.line("| --- | " + " | ".join("---" for _ in peers) + " | --- |")
+        for name, value in now.items():
+            report.line(f"| {name} | " + " | ".join(f"{p[name]:.2f}" for p in peers.values()) + f" | {value:.2f} |")
+        report.line()
+    for name, goal in TARGETS:
+        report.target(f"probe {name} (issue 13's news target)", now[name], goal, at_least=True)
+    report.save()
+
+
+if __name__ == "__main__":
+    run(main)
