@@ -45,7 +45,7 @@ _KIND_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "when",
-        re.compile(r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|period|season|week|decade)\b|\bhow soon\b"),
+        re.compile(r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|period|season|week|decade)s?\b|\bhow soon\b"),
     ),
     (
         "why",
@@ -58,7 +58,7 @@ _KIND_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "where",
         re.compile(
             r"\bwhere\b|\bwhich (?:country|city|town|state|region|venue|place|countries|cities|destinations?|event|markets?|stadium|ground)\b"
-            r"|\bat which\b|^in which (?!(?:year|date|day|month|time|period|season|week|decade)\b)"
+            r"|\bat which\b|^in which (?!(?:year|date|day|month|time|period|season|week|decade)s?\b)"
         ),
     ),
     ("who", re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich\b")),

@@ -35,6 +35,9 @@ from tests.conftest import FakeEmbedder
         ("By what margin did the budget clear the House?", "how many"),
         ("Over what period does the party want aid doubled?", "when"),
         ("In which year did the gallery open?", "when"),
+        # Plural time words ask when, too: "In which months" is no place.
+        ("In which months does Fresno see wind from the southeast?", "when"),
+        ("What years did the original series run?", "when"),
         ("In which court is TWA challenging the poison pill?", "where"),
         ("Manning was the number one pick in which draft?", "who"),
         ("What dragged down the miner's results?", "why"),
