@@ -5,8 +5,8 @@
 `benchmarks/news_probe.json` holds 50 answerable questions on BBC articles the news dev set does
 not use, 15 the corpus does not answer and 8 two-turn follow-ups, written by a helper session
 from the articles alone, by the dev set's rules (see its `about`). It stores no article text:
-each expected answer is a span of its article in ../shared, read back here into a question file
-in news_dev.json's format, which `qa eval --news`'s own code then asks.
+each expected answer is a span of its article in ../shared, read back (`_spans.materialize`)
+into a question file in news_dev.json's format, which `qa eval --news`'s own code then asks.
 
 The ranker is fitted on the dev set only, so these are the figures of questions it has never
 seen, as the held-out set will be. Keep it so: check a change against it; never fit, tune or
@@ -19,7 +19,6 @@ REF, its own ranker.json, its own index in qa eval's cache), as the peer; repeat
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import subprocess
@@ -30,43 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from _results import ROOT, Report, add_record_flag, run
+from _spans import materialize
 
 from qa import QAError
 from qa._eval import CACHE
 from qa._eval_news import evaluate_news, format_news
 
 PROBE = ROOT / "benchmarks" / "news_probe.json"
-SHARED = ROOT.parent / "shared" / "data"
 EVAL = (sys.executable, "-c", "from qa.cli import main; main()", "eval")  # the imported qa's CLI, not `-m`'s cwd
 TARGETS = (("answered@1", 0.55), ("answered@2", 0.70), ("out-of-corpus refused", 0.85), ("follow-ups@2", 0.75))
-
-
-def materialize(probe: Path, folder: Path) -> Path:
-    """The probe as a question file in news_dev.json's format, in `folder`: each expected answer
-    read from its article's span, and every BBC article holding it listed."""
-    spec = json.loads(probe.read_text(encoding="utf-8"))
-    corpus = SHARED / Path(spec["corpus"]).relative_to("data")
-    with gzip.open(corpus, "rt", encoding="utf-8") as lines:
-        texts = {record["id"]: record["text"] for record in map(json.loads, lines)}
-
-    def answer(item: dict[str, Any]) -> dict[str, Any]:
-        start, end = item["expect_at"]
-        expect = texts[item["article"]][start:end]
-        if not expect.strip():
-            raise QAError(f"{probe}: {item['article']} has no text at {start}:{end}; is ../shared the expected copy?")
-        return {"expect": [expect], "articles": sorted(a for a, text in texts.items() if expect in text)}
-
-    cases = [
-        case if case.get("abstain") else {"corpus": "bbc", "q": case["q"], "kind": case["kind"], **answer(case)}
-        for case in spec["cases"]
-    ]
-    for case in cases:
-        case.setdefault("corpus", "bbc")
-    followups = [{"corpus": "bbc", "turns": f["turns"], **answer(f)} for f in spec["followups"]]
-    path = folder / "news_probe.json"
-    questions = {"about": spec["about"], "corpora": {"bbc": str(corpus)}, "cases": cases, "followups": followups}
-    path.write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
-    return path
 
 
 def figures(metrics: dict[str, Any]) -> dict[str, float]:

@@ -1,0 +1,47 @@
+"""Question sets stored as spans into ../shared's articles, read back into news_dev.json's format.
+
+`benchmarks/news_probe.json` (a check, never fitted on) and `benchmarks/news_train.json` (extra
+training questions for `fit_ranker.py`) were written here, by helper sessions that saw only the
+articles. They hold no article text: each expected answer is `expect_at`, character offsets into
+its article's text, so the repository copies nothing of the corpus.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from _results import ROOT
+
+from qa import QAError
+
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def materialize(spans: Path, folder: Path, name: str = "bbc") -> Path:
+    """The set at `spans` as a question file in news_dev.json's format, written in `folder`: each
+    expected answer read from its article's span, and every article of the corpus holding it
+    listed (copies of a story count). The corpus is named `name` in it."""
+    spec = json.loads(spans.read_text(encoding="utf-8"))
+    corpus = SHARED / Path(spec["corpus"]).relative_to("data")
+    with gzip.open(corpus, "rt", encoding="utf-8") as lines:
+        texts = {record["id"]: record["text"] for record in map(json.loads, lines)}
+
+    def answer(item: dict[str, Any]) -> dict[str, Any]:
+        start, end = item["expect_at"]
+        expect = texts[item["article"]][start:end]
+        if not expect.strip():
+            raise QAError(f"{spans}: {item['article']} has no text at {start}:{end}; is ../shared the expected copy?")
+        return {"expect": [expect], "articles": sorted(a for a, text in texts.items() if expect in text)}
+
+    cases = [
+        {"corpus": name, **case} if case.get("abstain") else {"corpus": name, "q": case["q"], **answer(case)}
+        for case in spec["cases"]
+    ]
+    followups = [{"corpus": name, "turns": f["turns"], **answer(f)} for f in spec.get("followups", [])]
+    path = folder / spans.name
+    questions = {"about": spec["about"], "corpora": {name: str(corpus)}, "cases": cases, "followups": followups}
+    path.write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
+    return path
