@@ -45,7 +45,9 @@ _KIND_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "when",
-        re.compile(r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|period|season|week|decade)s?\b|\bhow soon\b"),
+        re.compile(
+            r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|period|season|week|decade)s?\b|\bhow soon\b"
+        ),
     ),
     (
         "why",
