@@ -40,7 +40,7 @@ def test_russia_guarantees_cites_grushko_verbatim(engine: Engine) -> None:
 
 
 def test_a_follow_up_carries_the_previous_answers_names(engine: Engine) -> None:
-    first = "What did Grushko say Moscow will seek?"
+    first = "What guarantees did Grushko say Moscow will demand?"
     cited = engine.ask(first).citations[0].sentence
     answer = engine.ask("Which outlet did he tell that to?", history=[first])
     # "he" is Grushko; the outlet the first answer named helps find the story, not the sentence.

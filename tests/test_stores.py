@@ -267,7 +267,8 @@ def test_a_killed_build_leaves_the_previous_build_serving(
     engine = Engine(store=where, embedder=FakeEmbedder())
     assert engine.summary().articles == 9  # the first build's articles: the killed one added none
     answer = engine.ask(ACME, sources=["Daily Planet"])
-    assert answer.citations[0].article_id == "planet.md"
+    # The fake embedder's vectors decide nothing about answering, only what is found.
+    assert (answer.citations or answer.nearest)[0].article_id == "planet.md"
     engine.close()
     # The next build publishes, and clears what the killed one left.
     build_index(corpus, where, embedder=FakeEmbedder())
