@@ -162,9 +162,10 @@ def corpus_engine(
             return engine
         engine.close()
         if not _cached(index):
+            held = f"{manifest.articles} article{'' if manifest.articles == 1 else 's'}, built {manifest.built_at}"
             raise QAError(
-                f"{index} holds the index of another corpus ({manifest.articles} articles, built {manifest.built_at}), "
-                "which qa eval would replace; give --index a new folder, or leave it out"
+                f"{index} holds the index of another corpus ({held}), which qa eval would replace; "
+                "give --index a new folder, or leave it out"
             )
     build_corpus(Corpus(tuple(articles), ()), index, progress=progress)
     return Engine(index, ranker=ranker)
