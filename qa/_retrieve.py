@@ -484,7 +484,6 @@ class Retriever:
         }
         kind = question_kind(question)
         types = index.sentence_types[sentences].astype(np.int64)
-        spans = index.sentences[sentences].tolist()
         texts = index.sentence_texts(sentences)
         columns["continues"] = np.array([bool(_CONTINUES.match(t)) for t in texts], dtype=np.float64)
         question_words = {w.lower() for w in _WORD.findall(question)}
@@ -506,11 +505,10 @@ class Retriever:
                 columns[name] = np.array([has_type(wanted, t) for t in texts], dtype=np.float64)
             else:
                 # NOVEL_TYPES: only a sentence holding the type at all (its bit, found at build
-                # time) is read.
+                # time) is searched.
                 column = np.zeros(len(sentences))
                 for i in np.flatnonzero((types >> TYPES.index(wanted)) & 1).tolist():
-                    a, start, end = spans[i]
-                    column[i] = offers_new(wanted, index.articles[a].text[start:end], question_words)
+                    column[i] = offers_new(wanted, texts[i], question_words)
                 columns[name] = column
         features = np.column_stack([columns[n] for n in RANK_FEATURES]).astype(np.float64)
         return Candidates(
