@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+SHARED = ROOT.parent / "shared" / "data"  # the evaluation data, cloned beside the project
 LATEST_END = "<!-- latest runs end -->"
 PACKAGES = (
     "onnxruntime", "torch", "sentence-transformers", "faiss-cpu", "bm25s", "gradio", "langchain-community", "pymilvus",

@@ -13,11 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from _results import ROOT
+from _results import SHARED
 
 from qa import QAError
-
-SHARED = ROOT.parent / "shared" / "data"
 
 
 def materialize(spans: Path, folder: Path, name: str = "bbc") -> Path:

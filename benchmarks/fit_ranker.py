@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _results import ROOT, Report, add_record_flag, run
+from _results import ROOT, SHARED, Report, add_record_flag, run
 from _spans import materialize
 
 from qa import QAError
@@ -44,7 +44,6 @@ from qa._eval_news import NewsSet, default_index, holds, load_news
 from qa._ranker import Linear, Ranker, save_ranker
 from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, Retriever, offered
 
-SHARED = ROOT.parent / "shared" / "data"
 EXTRA = ROOT / "benchmarks" / "news_train.json"
 
 
@@ -299,6 +298,11 @@ def ask_fold(engine: Engine, news: NewsSet, corpus: str, folds: int, fold: int) 
     return out
 
 
+def _shown(path: Path) -> str:
+    """`path` as the report and `ranker.json` name it: from the project's root when inside it."""
+    return str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
+
+
 def _code_digest() -> str:
     """A digest of qa's source, so cached features are recomputed when the code changes."""
     digest = hashlib.sha256()
@@ -372,9 +376,10 @@ def main() -> None:
     # Extra questions train the fit and are reported on their own, out of fold like the dev
     # set's; the targets below stay the dev set's alone, comparable with earlier runs.
     extras: dict[str, NewsSet] = {}
+    default = [EXTRA] if "bbc" in engines and EXTRA.is_file() else []
+    extra_files: list[Path] = default if args.extra is None else args.extra
     with tempfile.TemporaryDirectory() as tmp:
-        default = [EXTRA] if "bbc" in engines and EXTRA.is_file() else []
-        for spans in default if args.extra is None else args.extra:
+        for spans in extra_files:
             extra = load_news(materialize(spans, Path(tmp), "bbc"))
             if "bbc" not in engines or news.corpora["bbc"] != extra.corpora["bbc"]:
                 raise QAError(f"{spans} asks about BBC News as the dev set names it; fit with --corpus bbc")
@@ -476,13 +481,13 @@ def main() -> None:
                 )
             )
             + (" --flat-squad" if args.like_news is None else "")
-            + "".join(f" --extra benchmarks/{name}.json" for name in extras if args.extra)
+            + "".join(f" --extra {_shown(spans)}" for spans in args.extra or ())
             + (" --no-extra" if args.extra == [] else "")
             + " --write",
             "commit": commit,
             "data": {
                 "news": str(args.news.name),
-                "extra": [f"benchmarks/{name}.json" for name in extras],
+                "extra": [_shown(spans) for spans in extra_files],
                 "squad": str(args.squad.name) + " tuning half" if args.use_squad else None,
             },
             "out_of_fold": figures,

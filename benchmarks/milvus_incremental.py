@@ -29,9 +29,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from _results import ROOT, Report, add_record_flag, run, squad_corpus
-
-SHARED = ROOT.parent / "shared" / "data"
+from _results import ROOT, SHARED, Report, add_record_flag, run, squad_corpus
 
 
 def measure(squad: Path, work: Path, builds: int, questions: int) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from _results import ROOT, Report, add_record_flag, run, squad_corpus
+from _results import SHARED, Report, add_record_flag, run, squad_corpus
 
 from qa import Answer, Engine, _lexical
 from qa._build import build_corpus
@@ -44,7 +44,6 @@ from qa._store import StoredIndex
 from qa._types import Article
 
 T = TypeVar("T")
-SHARED = ROOT.parent / "shared" / "data"
 STORES = ("folder", "Milvus Lite")
 FILTERS = (1.0, 0.3, 0.02)  # share of articles a filter lets through, for the candidate check
 # What the build's files hold, by what a serving node reads them for (docs/scale-out.md, sizing).
