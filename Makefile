@@ -34,10 +34,12 @@ serve: run
 
 lint: install
 	$(VENV)/bin/ruff check qa tests benchmarks
+	$(VENV)/bin/ruff format --check qa tests benchmarks
 	$(VENV)/bin/mypy
 
 test: install
 	$(VENV)/bin/ruff check qa tests benchmarks
+	$(VENV)/bin/ruff format --check qa tests benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
 

@@ -42,7 +42,7 @@ from qa._eval import corpus_engine, held_out_index, load_squad
 from qa._eval import default_index as squad_index
 from qa._eval_news import NewsSet, default_index, holds, load_news
 from qa._ranker import Linear, Ranker, save_ranker
-from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, Retriever, offered
+from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, Retriever, margins, offered
 
 EXTRA = ROOT / "benchmarks" / "news_train.json"
 
@@ -58,6 +58,8 @@ class Question:
     features: np.ndarray  # (candidates, RANK_FEATURES)
     labels: np.ndarray  # which candidates answer it
     late_previous: np.ndarray  # whole-question match, for the support features
+    articles: np.ndarray  # each candidate's article row
+    groups: np.ndarray  # each candidate's sentence group (copies of one sentence share it)
     unknown: float = 0.0
     unknown_name: float = 0.0
     weight: float = 1.0  # times its source's weight in the ranker's fit (see `like_news`)
@@ -89,7 +91,10 @@ def news_questions(engine: Engine, news: NewsSet, corpus: str) -> list[Question]
         labels = np.array(holds(engine.index.sentence_texts(rows), case.expect) if case.expect else [False] * len(rows))
         group = case.articles[0] if case.articles else case.question
         late = x[:, RANK_FEATURES.index("late_previous")]
-        out.append(Question(case.question, group, corpus, not case.abstain, x, labels, late, *unknown))
+        articles, groups = engine.index.sentences[rows, 0], engine.index.sentence_groups[rows]
+        out.append(
+            Question(case.question, group, corpus, not case.abstain, x, labels, late, articles, groups, *unknown)
+        )
     return out
 
 
@@ -116,10 +121,13 @@ def squad_questions(path: Path, limit: int | None) -> tuple[list[Question], list
         )
         late = x[:, RANK_FEATURES.index("late_previous")]
         title = q.article_id.split("/")[0]
-        answerable.append(Question(q.question, title, "squad", True, x, labels, late, *unknown))
+        where = index.sentences[rows, 0], index.sentence_groups[rows]
+        answerable.append(Question(q.question, title, "squad", True, x, labels, late, *where, *unknown))
         rows, x, unknown = features(held.retriever, q.question)
         late = x[:, RANK_FEATURES.index("late_previous")]
-        refused.append(Question(q.question, title, "squad", False, x, np.zeros(len(rows), bool), late, *unknown))
+        where = held.index.sentences[rows, 0], held.index.sentence_groups[rows]
+        no = np.zeros(len(rows), bool)
+        refused.append(Question(q.question, title, "squad", False, x, no, late, *where, *unknown))
     return answerable, refused
 
 
@@ -223,6 +231,7 @@ def support_rows(questions: Sequence[Question], rank: Linear) -> tuple[np.ndarra
             q.unknown,
             q.unknown_name,
             offers,
+            margins(score, q.articles, q.groups, [best])[0],
         ]
         rows.append(figures)
         labels.append(q.answerable)
@@ -236,7 +245,10 @@ def fit_support(
     """Logistic regression (classes balanced, sources weighted), then the bias that refuses
     `refuse` of the news set's out-of-corpus questions (all of them, if it has none)."""
     x, y, sources = support_rows([q for q in questions if weights.get(q.source, 1.0) > 0], rank)
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    # An undecided figure (NaN: no other story among the candidates) is the mean, as at answer time.
+    mean = np.nanmean(x, axis=0)
+    x = np.where(np.isnan(x), mean, x)
+    scale = x.std(axis=0) + 1e-6
     z = (x - mean) / scale
     source_weight = np.array([weights.get(s, 1.0) for s in sources])
     weight = source_weight * np.where(y, 0.5 / source_weight[y].sum(), 0.5 / max(source_weight[~y].sum(), 1e-9))

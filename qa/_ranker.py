@@ -54,6 +54,9 @@ class Ranker:
         0): `support` over its SUPPORT_FEATURES `figures`, raised to 0 where its `coverage`
         reaches `coverage_answers`; at most -1 if the question names something the corpus never
         does ("European Central Bank" to a 1987 archive): no sentence can be about it."""
+        # A figure that cannot be had (NaN: no other story to compare with) is undecided: the
+        # fit's mean, which adds nothing either way.
+        figures = np.where(np.isnan(figures), np.asarray(self.support.mean), figures)
         value = self.support(figures)
         if unknown_name:
             return np.asarray(np.minimum(value, -1.0))

@@ -19,7 +19,8 @@ def _question(source: str, coverage: float) -> fit_ranker.Question:
     features = np.zeros((3, len(RANK_FEATURES)))
     features[:, RANK_FEATURES.index("coverage")] = [0.9, coverage, 0.1]
     labels = np.array([False, True, False])
-    return fit_ranker.Question("q", "g", source, True, features, labels, np.zeros(3))
+    articles, groups = np.array([0, 0, 1]), np.array([0, 1, 2])
+    return fit_ranker.Question("q", "g", source, True, features, labels, np.zeros(3), articles, groups)
 
 
 def test_answer_coverage_reads_the_answering_candidate() -> None:

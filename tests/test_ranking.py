@@ -10,7 +10,7 @@ import pytest
 from qa import Engine, QAError, _lexical, build_index
 from qa._kinds import KINDS, TYPES, offers_new, question_kind, sentence_types
 from qa._ranker import RANKER_FILE, Linear, Ranker, load_ranker, save_ranker
-from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, UNDECIDED, Candidates, _name_runs, offered
+from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, UNDECIDED, Candidates, _name_runs, margins, offered
 from qa._types import also_in
 from qa.app import source_label
 from tests.conftest import FakeEmbedder
@@ -93,6 +93,25 @@ def test_a_sentence_holding_the_questions_words_answers_and_an_unknown_name_is_r
     coverage = np.array([0.4, 0.6, 0.0])
     assert ranker.supports(figures, coverage, unknown_name=0.0).tolist() == pytest.approx([-0.8, 0.0, 2.0])
     assert ranker.supports(figures, coverage, unknown_name=1.0).tolist() == pytest.approx([-1.0, -1.0, -1.0])
+
+
+def test_a_sentence_undecided_on_a_figure_counts_the_fits_mean_for_it() -> None:
+    # value = (a - 2) + (b - 5): a NaN for b adds nothing, as the fit's mean would.
+    support = Linear(("a", "b"), (2.0, 5.0), (1.0, 1.0), (1.0, 1.0), 0.0)
+    ranker = Ranker(support, support, coverage_answers=1.0)
+    figures = np.array([[3.0, np.nan], [3.0, 4.0]])
+    assert ranker.supports(figures, np.zeros(2), unknown_name=0.0).tolist() == pytest.approx([1.0, 0.0])
+
+
+def test_margin_is_over_the_best_other_story_and_a_copy_is_not_one() -> None:
+    scores = np.array([5.0, 1.0, 4.5, 3.0, 2.0])
+    articles = np.array([0, 0, 1, 2, 2])
+    # Article 1 holds a copy of article 0's first sentence (one group): for that sentence it is
+    # the same story; for article 0's other sentence it is another.
+    groups = np.array([7, 8, 7, 9, 10])
+    assert margins(scores, articles, groups, [0, 3, 1]).tolist() == pytest.approx([2.0, -2.0, -3.5])
+    # Only copies of one story among the candidates: nothing to compare with.
+    assert np.isnan(margins(scores[:3], articles[:3], groups[:3], [0])).all()
 
 
 def test_the_shipped_ranker_scores_this_qas_features(tmp_path: Path) -> None:
