@@ -151,6 +151,10 @@ def test_copies_of_a_story_are_cited_once_and_counted(tmp_path: Path) -> None:
     copies = {h.article.text[h.start : h.end]: h.copies for h in hits}
     assert copies["The mayor praised the harbour vote loudly."] == 2
     assert copies["Storm closed the airport."] == 1
+    # The abstention rule's margin: over the other story (b.txt), not over the copy of this one.
+    best_other = max(h.score for h in hits if h.article.id == "b.txt")
+    best_own = max((h for h in hits if h.article.id != "b.txt"), key=lambda h: h.score)
+    assert best_own.margin == pytest.approx(best_own.score - best_other, abs=1e-5)
     answer = engine.ask("what did the mayor praise about the harbour vote?", top=3)
     cited = answer.citations or answer.nearest
     assert len({c.sentence for c in cited}) == len(cited)

@@ -4,7 +4,7 @@ import numpy as np
 
 from qa import Engine, _lexical
 from qa._late import dequantize
-from qa._retrieve import ARTICLES, RANK_FEATURES, SUPPORT_FEATURES, _top, offered
+from qa._retrieve import ARTICLES, RANK_FEATURES, SUPPORT_FEATURES, _top, margins, offered
 
 QUESTION = "What security guarantees will Moscow demand?"
 
@@ -84,9 +84,14 @@ def test_search_orders_by_the_rankers_score_and_supports_by_its_rule(engine: Eng
     hits = retriever.search(QUESTION, limit=5).hits
     assert len(hits) == 5
     by_row = dict(zip(c.sentences.tolist(), scores.tolist(), strict=True))
+    articles, groups = engine.index.sentences[c.sentences, 0], engine.index.sentence_groups[c.sentences]
     for hit in hits:
         assert abs(hit.score - by_row[hit.row]) < 1e-5
-        figures = [hit.cosine, hit.match, hit.article_coverage, hit.unknown, hit.unknown_name, hit.offers]
+        margin = margins(scores, articles, groups, [int(np.flatnonzero(c.sentences == hit.row)[0])])[0]
+        assert np.isclose(hit.margin, margin, atol=1e-5, equal_nan=True)
+        if np.isnan(margin):  # no other story: undecided, the fit's mean
+            margin = retriever.ranker.support.mean[SUPPORT_FEATURES.index("margin")]
+        figures = [hit.cosine, hit.match, hit.article_coverage, hit.unknown, hit.unknown_name, hit.offers, margin]
         assert hit.offers == offered(QUESTION, c.features[c.sentences == hit.row])[0]
         support = retriever.ranker.support(np.array([figures]))[0]
         if hit.coverage >= retriever.ranker.coverage_answers and not hit.unknown_name:
@@ -94,7 +99,7 @@ def test_search_orders_by_the_rankers_score_and_supports_by_its_rule(engine: Eng
         assert abs(hit.support - support) < 1e-5
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert abs(hits[0].score - max(by_row.values())) < 1e-5
-    assert SUPPORT_FEATURES == ("cosine", "match", "article_coverage", "unknown", "unknown_name", "offers")
+    assert SUPPORT_FEATURES == ("cosine", "match", "article_coverage", "unknown", "unknown_name", "offers", "margin")
 
 
 def test_top_is_a_stable_argsort_prefix() -> None:
