@@ -73,11 +73,16 @@ def blank_ranker() -> Ranker:
     return Ranker(zero(RANK_FEATURES), zero(SUPPORT_FEATURES))
 
 
-def features(retriever: Retriever, question: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
-    """The candidates' rows and features, and the question's unknown share and unknown name,
-    as `Retriever.search` computes them."""
+def features(
+    retriever: Retriever, question: str
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], tuple[float, float]]:
+    """The candidates' rows and features, each candidate's article row and sentence group (for
+    `margins`), and the question's unknown share and unknown name, as `Retriever.search`
+    computes them."""
     c = retriever.question_candidates(question)
-    return c.sentences, c.features, (c.unknown, c.unknown_name)
+    index = retriever.index
+    where = index.sentences[c.sentences, 0], index.sentence_groups[c.sentences]
+    return c.sentences, c.features, where, (c.unknown, c.unknown_name)
 
 
 def fold_of(key: str, folds: int) -> int:
@@ -87,14 +92,11 @@ def fold_of(key: str, folds: int) -> int:
 def news_questions(engine: Engine, news: NewsSet, corpus: str) -> list[Question]:
     out = []
     for case in (c for c in news.cases if c.corpus == corpus):
-        rows, x, unknown = features(engine.retriever, case.question)
+        rows, x, where, unknown = features(engine.retriever, case.question)
         labels = np.array(holds(engine.index.sentence_texts(rows), case.expect) if case.expect else [False] * len(rows))
         group = case.articles[0] if case.articles else case.question
         late = x[:, RANK_FEATURES.index("late_previous")]
-        articles, groups = engine.index.sentences[rows, 0], engine.index.sentence_groups[rows]
-        out.append(
-            Question(case.question, group, corpus, not case.abstain, x, labels, late, articles, groups, *unknown)
-        )
+        out.append(Question(case.question, group, corpus, not case.abstain, x, labels, late, *where, *unknown))
     return out
 
 
@@ -114,20 +116,19 @@ def squad_questions(path: Path, limit: int | None) -> tuple[list[Question], list
     answerable, refused = [], []
     index = whole.index
     for q in tuning:
-        rows, x, unknown = features(whole.retriever, q.question)
+        rows, x, where, unknown = features(whole.retriever, q.question)
         spans = index.sentences[rows]
         labels = np.array(
             [index.articles[a].id == q.article_id and any(s < e2 and s2 < e for s2, e2 in q.spans) for a, s, e in spans]
         )
         late = x[:, RANK_FEATURES.index("late_previous")]
         title = q.article_id.split("/")[0]
-        where = index.sentences[rows, 0], index.sentence_groups[rows]
         answerable.append(Question(q.question, title, "squad", True, x, labels, late, *where, *unknown))
-        rows, x, unknown = features(held.retriever, q.question)
+        rows, x, where, unknown = features(held.retriever, q.question)
         late = x[:, RANK_FEATURES.index("late_previous")]
-        where = held.index.sentences[rows, 0], held.index.sentence_groups[rows]
-        no = np.zeros(len(rows), bool)
-        refused.append(Question(q.question, title, "squad", False, x, no, late, *where, *unknown))
+        refused.append(
+            Question(q.question, title, "squad", False, x, np.zeros(len(rows), bool), late, *where, *unknown)
+        )
     return answerable, refused
 
 

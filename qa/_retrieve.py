@@ -273,14 +273,15 @@ class Retriever:
         if c.sentences.size == 0:
             return Retrieval(query, (), passages)
         scores = self.ranker.rank(c.features)
+        articles = self.index.sentences[c.sentences, 0]
         if select.weight is not None:
             # The ranker's scores are log-odds over the candidates (a listwise softmax): adding
             # log(weight) scales each sentence's odds by its article's recency weight.
-            scores = scores + np.log(select.weight[self.index.sentences[c.sentences, 0]])
+            scores = scores + np.log(select.weight[articles])
         if favour:
             # Log-odds for the named articles' sentences: a follow-up asks about the story the
             # previous turn answered from, so its sentences start ahead of another story's.
-            own = [self.index.articles[a].id for a in self.index.sentences[c.sentences, 0]]
+            own = [self.index.articles[a].id for a in articles]
             scores = scores + np.array([favour.get(article, 0.0) for article in own])
         order = np.lexsort((c.sentences, -scores)).tolist()
         groups = self.index.sentence_groups
@@ -302,7 +303,6 @@ class Retriever:
         cosine, coverage, held = (c.column(n)[chosen] for n in ("cosine", "coverage", "article_coverage"))
         question_level = np.tile([c.unknown, c.unknown_name], (len(chosen), 1))
         offers = offered(query, c.features[chosen])
-        articles = self.index.sentences[c.sentences, 0]
         margin = margins(scores, articles, groups[c.sentences], chosen)
         figures = np.column_stack([cosine, match, held, question_level, offers, margin])
         support = self.ranker.supports(figures, coverage, c.unknown_name)
