@@ -80,7 +80,9 @@ def main() -> None:
     parser.add_argument("--before", action="append", default=[], help="an older commit to ask too (repeatable)")
     add_record_flag(parser)
     args = parser.parse_args()
-    report = Report("news_probe", "Independent probe: unseen BBC questions in readers' words (issue 13)", args.record)
+    # Each question set keeps its own section of RESULTS.md (news_probe, news_check).
+    title = "Independent probe" if args.probe == PROBE else f"Unseen check set {args.probe.name}"
+    report = Report(args.probe.stem, f"{title}: unseen BBC questions in readers' words (issue 13)", args.record)
     with tempfile.TemporaryDirectory() as tmp:
         questions = materialize(args.probe, Path(tmp))
         result = evaluate_news(questions)
