@@ -81,7 +81,7 @@ def main() -> None:
     add_record_flag(parser)
     args = parser.parse_args()
     # Each question set keeps its own section of RESULTS.md (news_probe, news_check).
-    title = "Independent probe" if args.probe == PROBE else f"Unseen check set {args.probe.name}"
+    title = "Independent probe" if args.probe == PROBE else f"Check set {args.probe.name}"
     report = Report(args.probe.stem, f"{title}: unseen BBC questions in readers' words (issue 13)", args.record)
     with tempfile.TemporaryDirectory() as tmp:
         questions = materialize(args.probe, Path(tmp))
