@@ -44,8 +44,8 @@ from qa._eval_news import NewsSet, default_index, holds, load_news
 from qa._ranker import Linear, Ranker, save_ranker
 from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, Retriever, margins, offered
 
-# Extra training questions, written by the dev set's rules on other BBC articles by two writers.
-EXTRAS = (ROOT / "benchmarks" / "news_train.json", ROOT / "benchmarks" / "news_train_b.json")
+# Extra training questions, written by the dev set's rules on other BBC articles, one writer each.
+EXTRAS = tuple(ROOT / "benchmarks" / f"news_train{part}.json" for part in ("", "_b", "_c", "_d", "_e"))
 
 
 @dataclass
