@@ -45,9 +45,7 @@ from qa._ranker import Linear, Ranker, save_ranker
 from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, Retriever, margins, offered
 
 # Extra training questions, written by the dev set's rules on other BBC articles, one writer each.
-EXTRAS = tuple(
-    ROOT / "benchmarks" / f"news_train{part}.json" for part in ("", "_b", "_c", "_d", "_e", "_f", "_g", "_h")
-)
+EXTRAS = tuple(ROOT / "benchmarks" / f"news_train{part}.json" for part in ("", "_b", "_c", "_d", "_e"))
 
 
 @dataclass
