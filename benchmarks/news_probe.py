@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--before", action="append", default=[], help="an older commit to ask too (repeatable)")
     add_record_flag(parser)
     args = parser.parse_args()
-    # Each question set keeps its own section of RESULTS.md (news_probe, news_check).
+    # Each question set keeps its own section of RESULTS.md, named by its file (news_check, ...).
     title = "Independent probe" if args.probe == PROBE else f"Check set {args.probe.name}"
     report = Report(args.probe.stem, f"{title}: unseen BBC questions in readers' words (issue 13)", args.record)
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,11 +26,10 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
     [
         (news_probe.PROBE, 50, 15, 8),
         (fit_ranker.EXTRAS[0], 100, 25, 0),
-        # Four answerable and seven out-of-corpus questions dropped: they touched the sets below.
+        # Dropped (each set's `about` says which): answers that also stand in another set's
+        # article, and out-of-corpus questions that another set, or an earlier list, asks too.
         (fit_ranker.EXTRAS[1], 96, 18, 0),
         (fit_ranker.EXTRAS[2], 50, 12, 0),
-        # Dropped (each set's `about` says which): answers that also stand in another set's
-        # article, and out-of-corpus questions that an earlier list asks too.
         (fit_ranker.EXTRAS[3], 49, 10, 0),
         (fit_ranker.EXTRAS[4], 50, 11, 0),
         # One question dropped: its answer also stands in a near-copy of a probe article.
