@@ -18,8 +18,6 @@ import _spans
 import fit_ranker
 import news_probe
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.mark.parametrize(
     ("spans", "answerable", "out_of_corpus", "followups"),
@@ -33,9 +31,9 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
         (fit_ranker.EXTRAS[3], 49, 10, 0),
         (fit_ranker.EXTRAS[4], 50, 11, 0),
         # One question dropped: its answer also stands in a near-copy of a probe article.
-        (BENCHMARKS / "news_check.json", 99, 25, 0),
+        (news_probe.UNSEEN[1], 99, 25, 0),
         # Three writers' sets; each `about` says what was dropped.
-        (BENCHMARKS / "news_check_fgh.json", 146, 32, 0),
+        (news_probe.UNSEEN[2], 146, 32, 0),
     ],
     ids=lambda value: value.stem if isinstance(value, Path) else str(value),
 )
@@ -58,7 +56,7 @@ def test_the_sets_share_no_article(tmp_path: Path) -> None:
     """The probe and the check sets test what the fit has not seen: no article of one is a
     training article (the dev set's or the extra questions'), and no two sets share one."""
     shared_file(SHARED / "data" / "news" / "bbc_news_2225.jsonl.gz")
-    spans = (news_probe.PROBE, BENCHMARKS / "news_check.json", BENCHMARKS / "news_check_fgh.json", *fit_ranker.EXTRAS)
+    spans = (*news_probe.UNSEEN, *fit_ranker.EXTRAS)
     stored = [load_news(_spans.materialize(s, tmp_path)) for s in spans]
     dev = load_news(shared_file(SHARED / "data" / "news_qa" / "news_dev.json"))
 
