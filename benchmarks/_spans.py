@@ -1,8 +1,8 @@
 """Question sets stored as spans into ../shared's articles, read back into news_dev.json's format.
 
-`benchmarks/news_probe.json`, `news_check.json` and `news_check_fgh.json` (checks, never fitted on)
-and `benchmarks/news_train.json`, `news_train_b.json` to `news_train_e.json` (extra training questions
-for `fit_ranker.py`) were written here, by helper sessions that saw only the articles. They hold
+`benchmarks/news_probe.json`, `news_check.json`, `news_check_fgh.json` and `news_check_ijk.json`
+(checks, never fitted on) and `benchmarks/news_train.json`, `news_train_b.json` to
+`news_train_e.json` (extra training questions for `fit_ranker.py`) were written here, by helper sessions that saw only the articles. They hold
 no article text: each expected answer is `expect_at`, character offsets into its article's text,
 so the repository copies nothing of the corpus.
 """

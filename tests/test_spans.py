@@ -32,8 +32,9 @@ import news_probe
         (fit_ranker.EXTRAS[4], 50, 11, 0),
         # One question dropped: its answer also stands in a near-copy of a probe article.
         (news_probe.UNSEEN[1], 99, 25, 0),
-        # Three writers' sets; each `about` says what was dropped.
+        # Three writers' sets each; each `about` says what was dropped.
         (news_probe.UNSEEN[2], 146, 32, 0),
+        (news_probe.UNSEEN[3], 150, 44, 0),
     ],
     ids=lambda value: value.stem if isinstance(value, Path) else str(value),
 )
