@@ -67,3 +67,20 @@ def test_the_sets_share_no_article(tmp_path: Path) -> None:
     sets = [articles(news) for news in (*stored, dev)]
     for i, one in enumerate(sets):
         assert one and not one & set().union(*sets[:i], *sets[i + 1 :])
+
+
+def test_no_question_is_asked_by_two_sets() -> None:
+    """A question one set asks and another fits on would leak: writers given the same rules
+    reach for the same facts (two asked "Which horse won the 2005 Grand National at Aintree?"
+    word for word), so repeats are dropped when a set arrives, and this keeps them out."""
+
+    def words(question: str) -> str:
+        return " ".join("".join(ch for ch in question.lower() if ch.isalnum() or ch.isspace()).split())
+
+    dev = json.loads(shared_file(SHARED / "data" / "news_qa" / "news_dev.json").read_text(encoding="utf-8"))
+    sets = [dev, *(json.loads(s.read_text(encoding="utf-8")) for s in (*news_probe.UNSEEN, *fit_ranker.EXTRAS))]
+    seen: dict[str, int] = {}
+    for n, spec in enumerate(sets):
+        asked = {words(c["q"]) for c in spec["cases"]} | {words(t) for f in spec["followups"] for t in f["turns"]}
+        for question in asked:
+            assert seen.setdefault(question, n) == n, f"asked by two sets: {question!r}"
