@@ -4,6 +4,7 @@ into files `qa eval --news` and `fit_ranker.py` take."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import _spans
 import fit_ranker
+import new_writers
 import news_probe
 
 
@@ -84,3 +86,29 @@ def test_no_question_is_asked_by_two_sets() -> None:
         asked = {words(c["q"]) for c in spec["cases"]} | {words(t) for f in spec["followups"] for t in f["turns"]}
         for question in asked:
             assert seen.setdefault(question, n) == n, f"asked by two sets: {question!r}"
+
+
+def test_new_writers_get_articles_no_set_uses_and_a_whole_brief(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shared_file(SHARED / "data" / "news" / "bbc_news_2225.jsonl.gz")
+    new_writers.pools(["X", "Y"], 7, tmp_path, answerable=50, ooc=12, hard=4, minutes=40)
+    texts = new_writers.corpus()
+    same = new_writers.copies(texts)
+    used = new_writers.used_articles(texts)
+    dealt = {}
+    for name in "XY":
+        lines = (tmp_path / f"pool{name}.txt").read_text(encoding="utf-8").splitlines()
+        dealt[name] = [a for line in lines for a in line.split(": ")[1].split()]
+        assert len(lines) == 5 and len(dealt[name]) == 100
+        brief = (tmp_path / f"brief{name}.md").read_text(encoding="utf-8")
+        assert f"pool{name}.txt" in brief and "50 in all" in brief
+        assert not re.search(r"\{[a-z_]+\}", brief), "every placeholder filled"
+    for article in dealt["X"] + dealt["Y"]:
+        assert not same[article] & used, f"{article} is, or copies, an article a set uses"
+    assert not {c for a in dealt["X"] for c in same[a]} & set(dealt["Y"])
+    # The writers see every out-of-corpus question already asked (list I's, for one), to avoid.
+    assert "Which horse won the 2005 Grand National at Aintree?" in (tmp_path / "taken.txt").read_text(encoding="utf-8")
+    # A returned set whose articles a stored set already uses is told to drop them.
+    new_writers.check([fit_ranker.EXTRAS[2]])
+    assert capsys.readouterr().out.count("drop ") == 50
