@@ -2,13 +2,15 @@
 
 `benchmarks/news_probe.json`, `news_check.json`, `news_check_fgh.json` and `news_check_ijk.json`
 (checks, never fitted on) and `benchmarks/news_train.json`, `news_train_b.json` to
-`news_train_e.json` (extra training questions for `fit_ranker.py`) were written here, by helper sessions that saw only the articles. They hold
-no article text: each expected answer is `expect_at`, character offsets into its article's text,
-so the repository copies nothing of the corpus.
+`news_train_e.json` (extra training questions for `fit_ranker.py`) were written here, by helper
+sessions that saw only the articles. They hold no article text: each expected answer is
+`expect_at`, character offsets into its article's text, so the repository copies nothing of the
+corpus.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 from pathlib import Path
@@ -19,14 +21,21 @@ from _results import SHARED
 from qa import QAError
 
 
+@functools.cache
+def texts_of(corpus: Path) -> dict[str, str]:
+    """Each article's text by id, from a ../shared corpus file (read once a process: every set
+    over one corpus reads the same articles)."""
+    with gzip.open(corpus, "rt", encoding="utf-8") as lines:
+        return {record["id"]: record["text"] for record in map(json.loads, lines)}
+
+
 def materialize(spans: Path, folder: Path, name: str = "bbc") -> Path:
     """The set at `spans` as a question file in news_dev.json's format, written in `folder`: each
     expected answer read from its article's span, and every article of the corpus holding it
     listed (copies of a story count). The corpus is named `name` in it."""
     spec = json.loads(spans.read_text(encoding="utf-8"))
     corpus = SHARED / Path(spec["corpus"]).relative_to("data")
-    with gzip.open(corpus, "rt", encoding="utf-8") as lines:
-        texts = {record["id"]: record["text"] for record in map(json.loads, lines)}
+    texts = texts_of(corpus)
 
     def answer(item: dict[str, Any]) -> dict[str, Any]:
         start, end = item["expect_at"]

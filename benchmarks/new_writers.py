@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import gzip
 import json
 import random
 import re
@@ -38,7 +37,7 @@ from typing import Any
 import fit_ranker
 import news_probe
 from _results import ROOT, SHARED
-from _spans import materialize
+from _spans import materialize, texts_of
 
 from qa import QAError
 from qa._segment import split_sentences
@@ -59,8 +58,7 @@ def stored_sets() -> list[Path]:
 
 
 def corpus() -> dict[str, str]:
-    with gzip.open(BBC, "rt", encoding="utf-8") as lines:
-        return {record["id"]: record["text"] for record in map(json.loads, lines)}
+    return texts_of(BBC)
 
 
 def used_articles(texts: dict[str, str]) -> set[str]:
