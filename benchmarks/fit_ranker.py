@@ -42,7 +42,17 @@ from qa._eval import corpus_engine, held_out_index, load_squad
 from qa._eval import default_index as squad_index
 from qa._eval_news import NewsSet, default_index, holds, load_news
 from qa._ranker import Linear, Ranker, save_ranker
-from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, Retriever, margins, offered
+from qa._retrieve import (
+    RANK_FEATURES,
+    RETOLD_AMONG,
+    SUPPORT_FEATURES,
+    Retriever,
+    join,
+    margins,
+    offered,
+    retellings,
+    retold,
+)
 
 # Extra training questions, written by the dev set's rules on other BBC articles, one writer each.
 EXTRAS = tuple(ROOT / "benchmarks" / f"news_train{part}.json" for part in ("", "_b", "_c", "_d", "_e"))
@@ -64,6 +74,7 @@ class Question:
     unknown: float = 0.0
     unknown_name: float = 0.0
     weight: float = 1.0  # times its source's weight in the ranker's fit (see `like_news`)
+    retold: tuple[tuple[int, int], ...] = ()  # pairs of candidates that are one sentence retold
 
 
 def blank_ranker() -> Ranker:
@@ -76,14 +87,22 @@ def blank_ranker() -> Ranker:
 
 def features(
     retriever: Retriever, question: str
-) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], tuple[float, float]]:
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], tuple[float, float], tuple[tuple[int, int], ...]]:
     """The candidates' rows and features, each candidate's article row and sentence group (for
-    `margins`), and the question's unknown share and unknown name, as `Retriever.search`
-    computes them."""
+    `margins`), the question's unknown share and unknown name, as `Retriever.search` computes
+    them, and the pairs of candidates that retell one another (`retold_groups` keeps those
+    among the best, as `Retriever.search` does)."""
     c = retriever.question_candidates(question)
-    index = retriever.index
-    where = index.sentences[c.sentences, 0], index.sentence_groups[c.sentences]
-    return c.sentences, c.features, where, (c.unknown, c.unknown_name)
+    where = retriever.index.sentences[c.sentences, 0], c.groups
+    pairs = tuple(retellings(retriever.index.sentence_texts(c.sentences)))
+    return c.sentences, c.features, where, (c.unknown, c.unknown_name), pairs
+
+
+def retold_groups(q: Question, order: np.ndarray) -> np.ndarray:
+    """`q`'s candidates' groups with the retellings among the best RETOLD_AMONG under `order`
+    joined, as `Retriever.search` joins them (`retold_among`)."""
+    head = set(order[:RETOLD_AMONG].tolist())
+    return join(q.groups, [(i, j) for i, j in q.retold if i in head and j in head])
 
 
 def fold_of(key: str, folds: int) -> int:
@@ -93,11 +112,13 @@ def fold_of(key: str, folds: int) -> int:
 def news_questions(engine: Engine, news: NewsSet, corpus: str) -> list[Question]:
     out = []
     for case in (c for c in news.cases if c.corpus == corpus):
-        rows, x, where, unknown = features(engine.retriever, case.question)
+        rows, x, where, unknown, pairs = features(engine.retriever, case.question)
         labels = np.array(holds(engine.index.sentence_texts(rows), case.expect) if case.expect else [False] * len(rows))
         group = case.articles[0] if case.articles else case.question
         late = x[:, RANK_FEATURES.index("late_previous")]
-        out.append(Question(case.question, group, corpus, not case.abstain, x, labels, late, *where, *unknown))
+        out.append(
+            Question(case.question, group, corpus, not case.abstain, x, labels, late, *where, *unknown, retold=pairs)
+        )
     return out
 
 
@@ -117,18 +138,20 @@ def squad_questions(path: Path, limit: int | None) -> tuple[list[Question], list
     answerable, refused = [], []
     index = whole.index
     for q in tuning:
-        rows, x, where, unknown = features(whole.retriever, q.question)
+        rows, x, where, unknown, pairs = features(whole.retriever, q.question)
         spans = index.sentences[rows]
         labels = np.array(
             [index.articles[a].id == q.article_id and any(s < e2 and s2 < e for s2, e2 in q.spans) for a, s, e in spans]
         )
         late = x[:, RANK_FEATURES.index("late_previous")]
         title = q.article_id.split("/")[0]
-        answerable.append(Question(q.question, title, "squad", True, x, labels, late, *where, *unknown))
-        rows, x, where, unknown = features(held.retriever, q.question)
+        answerable.append(Question(q.question, title, "squad", True, x, labels, late, *where, *unknown, retold=pairs))
+        rows, x, where, unknown, pairs = features(held.retriever, q.question)
         late = x[:, RANK_FEATURES.index("late_previous")]
         refused.append(
-            Question(q.question, title, "squad", False, x, np.zeros(len(rows), bool), late, *where, *unknown)
+            Question(
+                q.question, title, "squad", False, x, np.zeros(len(rows), bool), late, *where, *unknown, retold=pairs
+            )
         )
     return answerable, refused
 
@@ -222,7 +245,8 @@ def support_rows(questions: Sequence[Question], rank: Linear) -> tuple[np.ndarra
         if not len(q.features):
             continue
         score = rank(q.features)
-        best = int(np.lexsort((np.arange(len(score)), -score))[0])
+        order = np.lexsort((np.arange(len(score)), -score))
+        best = int(order[0])
         f = q.features[best]
         column = RANK_FEATURES.index
         offers = offered(q.text, q.features[best : best + 1])[0]
@@ -233,7 +257,7 @@ def support_rows(questions: Sequence[Question], rank: Linear) -> tuple[np.ndarra
             q.unknown,
             q.unknown_name,
             offers,
-            margins(score, q.articles, q.groups, [best])[0],
+            margins(score, q.articles, retold_groups(q, order), [best])[0],
         ]
         rows.append(figures)
         labels.append(q.answerable)
@@ -300,8 +324,8 @@ def ask_fold(engine: Engine, news: NewsSet, corpus: str, folds: int, fold: int) 
         for k in (1, 2, 3):
             out[f"@{k}"].append(any(ok[:k]))
             out.setdefault(f"rank@{k}", []).append(any(ranked[:k]))
-        sentences = [" ".join(c.sentence.split()) for c in answer.citations]
-        out["dup"].append(len(set(sentences)) < len(sentences))
+        groups = retold([c.sentence for c in answer.citations], np.arange(len(answer.citations)))
+        out["dup"].append(len(set(groups.tolist())) < len(groups))
     for f in (f for f in news.followups if f.corpus == corpus):
         if fold_of(f.articles[0], folds) != fold:
             continue

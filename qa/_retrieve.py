@@ -30,6 +30,15 @@ NOVEL_TYPES = ("place", "date", "money", "percent")
 # reason cues widened after indexes had been built (an older build's bit holds fewer of them).
 TEXT_TYPES = ("name", "number", "reason")
 PASSAGES_REPORTED = 10
+# Two sentences are one sentence retold when they give the same figures and this much of their
+# words is shared (Jaccard): wire copy rewrites a story ("when it sold 100 mln dlrs" / "when the
+# utility issued 100 mln dlrs"), and a retelling cited beside the first telling wastes the
+# citation. Figures must match: "Notes in circulation totalled 16.28 billion dlrs" and "...
+# 16.24 billion dlrs" are two weeks' news.
+RETOLD = 0.8
+# Retellings are looked for among the best this many candidates only (word sets of every
+# candidate cost milliseconds): a retelling of a cited sentence shares its words and scores near it.
+RETOLD_AMONG = 30
 
 # What the ranker sees of each candidate sentence (`Retriever.candidates`), and of the best one
 # when deciding whether to answer (`Hit`). The weights are fitted (`_ranker`).
@@ -102,9 +111,10 @@ def offered(question: str, features: np.ndarray) -> np.ndarray:
 
 def margins(scores: np.ndarray, articles: np.ndarray, groups: np.ndarray, chosen: Sequence[int]) -> np.ndarray:
     """For each `chosen` candidate, its score less the best score of a candidate from another
-    story: an article that holds no copy of its sentence (`groups`: the index's sentence groups),
-    so a second copy of the same story does not count against it. NaN where no other story is
-    among the candidates (a one-article corpus, or a filter that leaves one): undecided."""
+    story: an article that holds no copy of its sentence (`groups`: the candidates' sentence
+    groups, retellings joined by `retold_among`), so a second copy of the same story, or a
+    retelling of it, does not count against it. NaN where no other story is among the
+    candidates (a one-article corpus, or a filter that leaves one): undecided."""
     out = np.full(len(chosen), np.nan)
     _, story = np.unique(articles, return_inverse=True)
     best = np.full(int(story.max(initial=-1)) + 1, -np.inf)
@@ -154,6 +164,7 @@ class Candidates:
     sentences: np.ndarray  # rows of the index's sentence table
     features: np.ndarray  # (sentences, RANK_FEATURES)
     passages: tuple[int, ...]  # article rows, best first (up to PASSAGES_REPORTED)
+    groups: np.ndarray  # each one's sentence group in the index (copies of a text share it)
     unknown: float = 0.0  # IDF share of the question's terms that no chunk of the corpus holds
     unknown_name: float = 0.0  # 1 if the question names something no chunk mentions
 
@@ -186,6 +197,7 @@ _CAPITALISED = re.compile(r"[^\W\d_][\w'’-]*")
 _CONTINUES = re.compile(r"^(?:[\"“‘']\s*)?(?:the|a|an|he|she|it|they|his|her|its|their|this|these|those)\b", re.I)
 _RUN_WORD = re.compile(r"[^\W\d_][\w'’.-]*")
 _POSSESSIVE = re.compile(r"['’]s?$")
+_PUNCTUATION = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~“”‘’—–"})
 # A figure, in digits or words ("Twenty-eight people", "nine embassies").
 _NUMBER = re.compile(
     r"\d[\d,.]*\d|\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
@@ -193,6 +205,58 @@ _NUMBER = re.compile(
     r"|thousand|dozen|million|billion|trillion)\b",
     re.I,
 )
+
+
+def retellings(texts: Sequence[str]) -> list[tuple[int, int]]:
+    """The pairs (i, j), i < j, of `texts` that are one sentence, retold (`RETOLD`) or copied.
+
+    Word sets whose sizes differ by more than RETOLD allows cannot reach it (Jaccard is at most
+    the smaller over the larger), so only the other pairs are compared.
+    """
+    words = [frozenset(t.lower().translate(_PUNCTUATION).split()) for t in texts]
+    sizes = np.array([len(w) for w in words], dtype=np.float64)
+    near = np.minimum.outer(sizes, sizes) >= RETOLD * np.maximum.outer(sizes, sizes)
+    pairs = []
+    for i, j in zip(*np.nonzero(np.triu(near & (sizes > 0)[:, None], 1)), strict=True):
+        shared = len(words[i] & words[j])
+        if shared >= RETOLD * (sizes[i] + sizes[j] - shared) and _figures(texts[i]) == _figures(texts[j]):
+            pairs.append((int(i), int(j)))
+    return pairs
+
+
+def join(groups: np.ndarray, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """`groups` with the groups of each pair of positions joined, each joined group as its
+    smallest: every position in a joined group takes it, paired or not (a copy of a retold
+    sentence is that sentence too)."""
+    parent: dict[int, int] = {}
+
+    def root(g: int) -> int:
+        while g in parent:
+            g = parent[g]
+        return g
+
+    for i, j in pairs:
+        a, b = root(int(groups[i])), root(int(groups[j]))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    if not parent:
+        return groups
+    return np.array([root(g) for g in groups.tolist()], dtype=np.int64)
+
+
+def retold(texts: Sequence[str], groups: np.ndarray) -> np.ndarray:
+    """`groups` (one per text) with the groups of texts that retell one another joined."""
+    return join(groups, retellings(texts))
+
+
+def retold_among(groups: np.ndarray, order: Sequence[int], head: Sequence[str]) -> np.ndarray:
+    """The candidates' `groups` with retellings among the best RETOLD_AMONG of them joined:
+    `order` ranks the candidates, `head` holds the texts of its first RETOLD_AMONG."""
+    return join(groups, [(order[i], order[j]) for i, j in retellings(head)])
+
+
+def _figures(text: str) -> set[str]:
+    return {n.lower() for n in _NUMBER.findall(text)}
 
 
 def _names(question: str) -> list[str]:
@@ -260,7 +324,7 @@ class Retriever:
         Only the words of `query` inside the character spans `focus` (all, if None) take part in
         the late interaction that picks sentences: a follow-up carries earlier terms to find
         the article, but its own words ask what it asks. A sentence whose text an earlier hit
-        already has (another copy of the story) is left out.
+        already has (another copy of the story), or that retells it (`retold_among`), is left out.
         """
         tokens = _lexical.tokenize([query])[0]
         vector, all_tokens, token_spans = self.embedder.embed_query(query)
@@ -284,11 +348,11 @@ class Retriever:
             own = [self.index.articles[a].id for a in articles]
             scores = scores + np.array([favour.get(article, 0.0) for article in own])
         order = np.lexsort((c.sentences, -scores)).tolist()
-        groups = self.index.sentence_groups
+        groups = retold_among(c.groups, order, self.index.sentence_texts(c.sentences[order[:RETOLD_AMONG]]))
         chosen: list[int] = []
         seen: set[int] = set()
         for i in order:
-            group = int(groups[c.sentences[i]])
+            group = int(groups[i])
             if group not in seen:
                 seen.add(group)
                 chosen.append(i)
@@ -303,7 +367,7 @@ class Retriever:
         cosine, coverage, held = (c.column(n)[chosen] for n in ("cosine", "coverage", "article_coverage"))
         question_level = np.tile([c.unknown, c.unknown_name], (len(chosen), 1))
         offers = offered(query, c.features[chosen])
-        margin = margins(scores, articles, groups[c.sentences], chosen)
+        margin = margins(scores, articles, groups, chosen)
         figures = np.column_stack([cosine, match, held, question_level, offers, margin])
         support = self.ranker.supports(figures, coverage, c.unknown_name)
         hits = []
@@ -461,7 +525,8 @@ class Retriever:
         ranked = articles[np.lexsort((articles, -article_score))]
         top = ranked[:ARTICLES]
         if not len(top):
-            return Candidates(np.zeros(0, np.int64), np.zeros((0, len(RANK_FEATURES))), ())
+            none = np.zeros(0, np.int64)
+            return Candidates(none, np.zeros((0, len(RANK_FEATURES))), (), none)
 
         # Every chunk and sentence of the top articles, in article order.
         bounds = self._article_sentences
@@ -550,6 +615,7 @@ class Retriever:
             sentences=sentences,
             features=features,
             passages=tuple(ranked[:PASSAGES_REPORTED].tolist()),
+            groups=index.sentence_groups[sentences],
             unknown=float(sum(w for t, w in zip(terms, weights, strict=True) if t not in self._vocab)),
             unknown_name=self._unknown_name(question),
         )

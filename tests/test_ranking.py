@@ -10,7 +10,7 @@ import pytest
 from qa import Engine, QAError, _lexical, build_index
 from qa._kinds import KINDS, TYPES, offers_new, question_kind, sentence_types
 from qa._ranker import RANKER_FILE, Linear, Ranker, load_ranker, save_ranker
-from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, UNDECIDED, Candidates, _name_runs, margins, offered
+from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, UNDECIDED, Candidates, _name_runs, margins, offered, retold
 from qa._types import also_in
 from qa.app import source_label
 from tests.conftest import FakeEmbedder
@@ -114,6 +114,25 @@ def test_margin_is_over_the_best_other_story_and_a_copy_is_not_one() -> None:
     assert np.isnan(margins(scores[:3], articles[:3], groups[:3], [0])).all()
 
 
+def test_a_retelling_joins_its_sentences_group_and_other_figures_do_not() -> None:
+    texts = [
+        "The next triple witching hour will take place Friday, March 20.",
+        "Notes in circulation totalled 16.28 billion dlrs, up 45 mln dlrs from the week before.",
+        "Virginia Electric last visited the debt market in October 1986 when it sold 100 mln dlrs of bonds.",
+        "The next triple witching hour will take place Friday March 20.",
+        # Two weeks' news: the same words, other figures.
+        "Notes in circulation totalled 16.24 billion dlrs, up 76 mln dlrs from the week before.",
+        "Virginia Electric last visited the debt market in October 1986 when the utility issued 100 mln dlrs of bonds.",
+        "Virginia Electric said it would sell bonds.",
+        "",
+    ]
+    groups = np.array([40, 41, 42, 43, 44, 45, 46, 41])  # the last is a copy of the second, as the index has it
+    assert retold(texts, groups).tolist() == [40, 41, 42, 40, 44, 42, 46, 41]
+    # The join is over the set: any order of the candidates joins the same ones.
+    order = np.random.default_rng(0).permutation(len(texts))
+    assert retold([texts[i] for i in order], groups[order]).tolist() == retold(texts, groups)[order].tolist()
+
+
 def test_the_shipped_ranker_scores_this_qas_features(tmp_path: Path) -> None:
     shipped = load_ranker()
     assert shipped.rank.features == RANK_FEATURES
@@ -162,6 +181,27 @@ def test_copies_of_a_story_are_cited_once_and_counted(tmp_path: Path) -> None:
     assert also_in(2) == "also in 1 other article" and also_in(3) == "also in 2 other articles" and also_in(1) == ""
     harbour = next(c for c in cited if "harbour" in c.sentence)
     assert "also in 1 other article" in source_label(harbour)
+
+
+def test_a_story_retold_in_new_words_is_cited_once_and_is_not_another_story(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(
+        "Harbour council approved the budget on Monday. The mayor praised the harbour vote loudly on Monday."
+    )
+    (corpus / "a-wire.txt").write_text(
+        "The harbour budget passed. On Monday the mayor praised the harbour vote loudly, officials said."
+    )
+    (corpus / "b.txt").write_text("Storm closed the airport. Flights resumed on Tuesday after the storm.")
+    build_index(corpus, tmp_path / "index", embedder=FakeEmbedder())
+    engine = Engine(tmp_path / "index", embedder=FakeEmbedder())
+    question = "what did the mayor praise about the harbour vote?"
+    hits = engine.retriever.search(question, limit=10).hits
+    praised = [h for h in hits if "praised" in h.article.text[h.start : h.end]]
+    assert len(praised) == 1  # the wire's retelling is left out, not cited beside it
+    # The margin is over the storm story: the retelling's article is the same story.
+    best_other = max(h.score for h in hits if h.article.id == "b.txt")
+    assert praised[0].margin == pytest.approx(praised[0].score - best_other, abs=1e-5)
 
 
 def _one_story(tmp_path: Path, text: str) -> Engine:

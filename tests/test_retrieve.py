@@ -84,7 +84,7 @@ def test_search_orders_by_the_rankers_score_and_supports_by_its_rule(engine: Eng
     hits = retriever.search(QUESTION, limit=5).hits
     assert len(hits) == 5
     by_row = dict(zip(c.sentences.tolist(), scores.tolist(), strict=True))
-    articles, groups = engine.index.sentences[c.sentences, 0], engine.index.sentence_groups[c.sentences]
+    articles, groups = engine.index.sentences[c.sentences, 0], c.groups
     for hit in hits:
         assert abs(hit.score - by_row[hit.row]) < 1e-5
         margin = margins(scores, articles, groups, [int(np.flatnonzero(c.sentences == hit.row)[0])])[0]
