@@ -50,8 +50,8 @@ from qa._retrieve import (
     join,
     margins,
     offered,
+    repeats,
     retellings,
-    retold,
 )
 
 # Extra training questions, written by the dev set's rules on other BBC articles, one writer each.
@@ -324,8 +324,7 @@ def ask_fold(engine: Engine, news: NewsSet, corpus: str, folds: int, fold: int) 
         for k in (1, 2, 3):
             out[f"@{k}"].append(any(ok[:k]))
             out.setdefault(f"rank@{k}", []).append(any(ranked[:k]))
-        groups = retold([c.sentence for c in answer.citations], np.arange(len(answer.citations)))
-        out["dup"].append(len(set(groups.tolist())) < len(groups))
+        out["dup"].append(repeats([c.sentence for c in answer.citations]))
     for f in (f for f in news.followups if f.corpus == corpus):
         if fold_of(f.articles[0], folds) != fold:
             continue

@@ -22,7 +22,7 @@ from ._corpus import read_articles
 from ._engine import Engine
 from ._errors import QAError
 from ._eval import CACHE, corpus_engine
-from ._retrieve import retold
+from ._retrieve import repeats
 from ._types import Answer
 
 RANKING_DEPTHS = (1, 2, 3, 10, 20, 50)
@@ -72,7 +72,7 @@ class NewsMetrics:
     ranking: dict[str, float]  # "@k": the right sentence among the best k candidates, abstention ignored
     article_at: dict[str, float]  # "@1", "@8": a right article among the best k ranked
     abstained_in_corpus: float
-    duplicate_citations: int  # answers citing one sentence twice (copies or a retelling, `retold`)
+    duplicate_citations: int  # answers citing one sentence twice (copies or a retelling: `repeats`)
     out_of_corpus: int
     abstained_out_of_corpus: float
     followups: int
@@ -146,9 +146,7 @@ def _answered(answer: Answer, expect: Sequence[str]) -> dict[str, bool]:
 
 
 def _duplicated(answer: Answer) -> bool:
-    """Whether two citations are one sentence: copies of it, or one retelling the other."""
-    sentences = [c.sentence for c in answer.citations]
-    return len(set(retold(sentences, np.arange(len(sentences))).tolist())) < len(sentences)
+    return repeats([c.sentence for c in answer.citations])
 
 
 def evaluate_corpus(

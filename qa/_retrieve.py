@@ -249,6 +249,11 @@ def retold(texts: Sequence[str], groups: np.ndarray) -> np.ndarray:
     return join(groups, retellings(texts))
 
 
+def repeats(texts: Sequence[str]) -> bool:
+    """Whether two of `texts` are one sentence: copies of it, or one retelling the other."""
+    return bool(retellings(texts))
+
+
 def retold_among(groups: np.ndarray, order: Sequence[int], head: Sequence[str]) -> np.ndarray:
     """The candidates' `groups` with retellings among the best RETOLD_AMONG of them joined:
     `order` ranks the candidates, `head` holds the texts of its first RETOLD_AMONG."""

@@ -10,7 +10,17 @@ import pytest
 from qa import Engine, QAError, _lexical, build_index
 from qa._kinds import KINDS, TYPES, offers_new, question_kind, sentence_types
 from qa._ranker import RANKER_FILE, Linear, Ranker, load_ranker, save_ranker
-from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES, UNDECIDED, Candidates, _name_runs, margins, offered, retold
+from qa._retrieve import (
+    RANK_FEATURES,
+    SUPPORT_FEATURES,
+    UNDECIDED,
+    Candidates,
+    _name_runs,
+    margins,
+    offered,
+    repeats,
+    retold,
+)
 from qa._types import also_in
 from qa.app import source_label
 from tests.conftest import FakeEmbedder
@@ -128,6 +138,7 @@ def test_a_retelling_joins_its_sentences_group_and_other_figures_do_not() -> Non
     ]
     groups = np.array([40, 41, 42, 43, 44, 45, 46, 41])  # the last is a copy of the second, as the index has it
     assert retold(texts, groups).tolist() == [40, 41, 42, 40, 44, 42, 46, 41]
+    assert repeats(texts[:4]) and not repeats(texts[:3])
     # The join is over the set: any order of the candidates joins the same ones.
     order = np.random.default_rng(0).permutation(len(texts))
     assert retold([texts[i] for i in order], groups[order]).tolist() == retold(texts, groups)[order].tolist()
