@@ -29,13 +29,25 @@ def texts_of(corpus: Path) -> dict[str, str]:
         return {record["id"]: record["text"] for record in map(json.loads, lines)}
 
 
-def materialize(spans: Path, folder: Path, name: str = "bbc") -> Path:
+def corpus_name(spans: Path) -> str:
+    """The name news_dev.json gives the corpus the set at `spans` asks about ("bbc", "reuters")."""
+    spec = json.loads(spans.read_text(encoding="utf-8"))
+    corpora = json.loads((SHARED / "news_qa" / "news_dev.json").read_text(encoding="utf-8"))["corpora"]
+    names = [name for name, path in corpora.items() if path == spec["corpus"]]
+    if not names:
+        raise QAError(f"{spans}: corpus {spec['corpus']!r} is none of news_dev.json's ({', '.join(corpora)})")
+    return names[0]
+
+
+def materialize(spans: Path, folder: Path, name: str | None = None) -> Path:
     """The set at `spans` as a question file in news_dev.json's format, written in `folder`: each
     expected answer read from its article's span, and every article of the corpus holding it
-    listed (copies of a story count). The corpus is named `name` in it."""
+    listed (copies of a story count). The corpus is named `name` in it (by default as
+    news_dev.json names it)."""
     spec = json.loads(spans.read_text(encoding="utf-8"))
     corpus = SHARED / Path(spec["corpus"]).relative_to("data")
     texts = texts_of(corpus)
+    name = name or corpus_name(spans)
 
     def answer(item: dict[str, Any]) -> dict[str, Any]:
         start, end = item["expect_at"]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from _results import ROOT, Report, add_record_flag, run
-from _spans import materialize
+from _spans import corpus_name, materialize
 
 from qa import QAError
 from qa._eval import CACHE
@@ -57,7 +57,7 @@ def figures(metrics: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def before(ref: str, questions: Path, work: Path) -> dict[str, float]:
+def before(ref: str, questions: Path, corpus: str, work: Path) -> dict[str, float]:
     """The probe's figures with commit `ref`'s qa: a worktree on PYTHONPATH, run outside this
     checkout (so its own qa is the one imported), with an index of its own in qa eval's cache."""
     sha = subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -71,7 +71,7 @@ def before(ref: str, questions: Path, work: Path) -> dict[str, float]:
         )  # fmt: skip
         if result.returncode != 0:
             raise QAError(f"qa at {ref} failed on the probe: {result.stderr.strip().splitlines()[-1:]}")
-        return figures(json.loads(result.stdout)["corpora"]["bbc"])
+        return figures(json.loads(result.stdout)["corpora"][corpus])
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
 
@@ -84,7 +84,9 @@ def main() -> None:
     args = parser.parse_args()
     # Each question set keeps its own section of RESULTS.md, named by its file (news_check, ...).
     title = "Independent probe" if args.probe == PROBE else f"Check set {args.probe.name}"
-    report = Report(args.probe.stem, f"{title}: unseen BBC questions in readers' words (issue 13)", args.record)
+    corpus = corpus_name(args.probe)
+    shown = {"bbc": "BBC", "reuters": "Reuters"}.get(corpus, corpus)
+    report = Report(args.probe.stem, f"{title}: unseen {shown} questions in readers' words (issue 13)", args.record)
     with tempfile.TemporaryDirectory() as tmp:
         questions = materialize(args.probe, Path(tmp))
         result = evaluate_news(questions)
@@ -93,11 +95,11 @@ def main() -> None:
         for line in format_news(result).splitlines():
             report.line(line)
         report.line()
-        metrics = result.corpora["bbc"]
+        metrics = result.corpora[corpus]
         now = figures(asdict(metrics))
         if not metrics.followups:
             del now["follow-ups@2"]  # a check set without follow-ups: nothing to measure
-        peers = {ref: before(ref, questions, Path(tmp)) for ref in args.before}
+        peers = {ref: before(ref, questions, corpus, Path(tmp)) for ref in args.before}
     if peers:
         report.line("| figure | " + " | ".join(peers) + " | now |")
         report.line("| --- | " + " | ".join("---" for _ in peers) + " | --- |")
