@@ -37,7 +37,7 @@ from qa._eval_news import evaluate_news, format_news
 
 PROBE = ROOT / "benchmarks" / "news_probe.json"
 # Every set no fit may see: the probe and the check sets (`--probe FILE` asks one).
-UNSEEN = (PROBE, *(ROOT / "benchmarks" / f"news_check{part}.json" for part in ("", "_fgh", "_ijk")))
+UNSEEN = (PROBE, *(ROOT / "benchmarks" / f"news_check{part}.json" for part in ("", "_fgh", "_ijk", "_reuters")))
 EVAL = (sys.executable, "-c", "from qa.cli import main; main()", "eval")  # the imported qa's CLI, not `-m`'s cwd
 TARGETS = (("answered@1", 0.55), ("answered@2", 0.70), ("out-of-corpus refused", 0.85), ("follow-ups@2", 0.75))
 
