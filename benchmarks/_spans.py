@@ -29,13 +29,21 @@ def texts_of(corpus: Path) -> dict[str, str]:
         return {record["id"]: record["text"] for record in map(json.loads, lines)}
 
 
+@functools.cache
+def _dev_corpora() -> dict[str, str]:
+    corpora: dict[str, str] = json.loads((SHARED / "news_qa" / "news_dev.json").read_text(encoding="utf-8"))["corpora"]
+    return corpora
+
+
 def corpus_name(spans: Path) -> str:
     """The name news_dev.json gives the corpus the set at `spans` asks about ("bbc", "reuters")."""
-    spec = json.loads(spans.read_text(encoding="utf-8"))
-    corpora = json.loads((SHARED / "news_qa" / "news_dev.json").read_text(encoding="utf-8"))["corpora"]
-    names = [name for name, path in corpora.items() if path == spec["corpus"]]
+    return _named(json.loads(spans.read_text(encoding="utf-8"))["corpus"], spans)
+
+
+def _named(corpus: str, spans: Path) -> str:
+    names = [name for name, path in _dev_corpora().items() if path == corpus]
     if not names:
-        raise QAError(f"{spans}: corpus {spec['corpus']!r} is none of news_dev.json's ({', '.join(corpora)})")
+        raise QAError(f"{spans}: corpus {corpus!r} is none of news_dev.json's ({', '.join(_dev_corpora())})")
     return names[0]
 
 
@@ -47,7 +55,7 @@ def materialize(spans: Path, folder: Path, name: str | None = None) -> Path:
     spec = json.loads(spans.read_text(encoding="utf-8"))
     corpus = SHARED / Path(spec["corpus"]).relative_to("data")
     texts = texts_of(corpus)
-    name = name or corpus_name(spans)
+    name = name or _named(spec["corpus"], spans)
 
     def answer(item: dict[str, Any]) -> dict[str, Any]:
         start, end = item["expect_at"]

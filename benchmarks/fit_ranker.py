@@ -94,7 +94,7 @@ def features(
     among the best, as `Retriever.search` does)."""
     c = retriever.question_candidates(question)
     where = retriever.index.sentences[c.sentences, 0], c.groups
-    pairs = tuple(retellings(retriever.index.sentence_texts(c.sentences)))
+    pairs = tuple(retellings(c.texts))
     return c.sentences, c.features, where, (c.unknown, c.unknown_name), pairs
 
 

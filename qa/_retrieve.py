@@ -165,6 +165,7 @@ class Candidates:
     features: np.ndarray  # (sentences, RANK_FEATURES)
     passages: tuple[int, ...]  # article rows, best first (up to PASSAGES_REPORTED)
     groups: np.ndarray  # each one's sentence group in the index (copies of a text share it)
+    texts: tuple[str, ...]  # each one's text
     unknown: float = 0.0  # IDF share of the question's terms that no chunk of the corpus holds
     unknown_name: float = 0.0  # 1 if the question names something no chunk mentions
 
@@ -242,11 +243,6 @@ def join(groups: np.ndarray, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
     if not parent:
         return groups
     return np.array([root(g) for g in groups.tolist()], dtype=np.int64)
-
-
-def retold(texts: Sequence[str], groups: np.ndarray) -> np.ndarray:
-    """`groups` (one per text) with the groups of texts that retell one another joined."""
-    return join(groups, retellings(texts))
 
 
 def repeats(texts: Sequence[str]) -> bool:
@@ -353,7 +349,7 @@ class Retriever:
             own = [self.index.articles[a].id for a in articles]
             scores = scores + np.array([favour.get(article, 0.0) for article in own])
         order = np.lexsort((c.sentences, -scores)).tolist()
-        groups = retold_among(c.groups, order, self.index.sentence_texts(c.sentences[order[:RETOLD_AMONG]]))
+        groups = retold_among(c.groups, order, [c.texts[i] for i in order[:RETOLD_AMONG]])
         chosen: list[int] = []
         seen: set[int] = set()
         for i in order:
@@ -531,7 +527,7 @@ class Retriever:
         top = ranked[:ARTICLES]
         if not len(top):
             none = np.zeros(0, np.int64)
-            return Candidates(none, np.zeros((0, len(RANK_FEATURES))), (), none)
+            return Candidates(none, np.zeros((0, len(RANK_FEATURES))), (), none, ())
 
         # Every chunk and sentence of the top articles, in article order.
         bounds = self._article_sentences
@@ -621,6 +617,7 @@ class Retriever:
             features=features,
             passages=tuple(ranked[:PASSAGES_REPORTED].tolist()),
             groups=index.sentence_groups[sentences],
+            texts=tuple(texts),
             unknown=float(sum(w for t, w in zip(terms, weights, strict=True) if t not in self._vocab)),
             unknown_name=self._unknown_name(question),
         )

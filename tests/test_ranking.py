@@ -16,10 +16,11 @@ from qa._retrieve import (
     UNDECIDED,
     Candidates,
     _name_runs,
+    join,
     margins,
     offered,
     repeats,
-    retold,
+    retellings,
 )
 from qa._types import also_in
 from qa.app import source_label
@@ -137,11 +138,12 @@ def test_a_retelling_joins_its_sentences_group_and_other_figures_do_not() -> Non
         "",
     ]
     groups = np.array([40, 41, 42, 43, 44, 45, 46, 41])  # the last is a copy of the second, as the index has it
-    assert retold(texts, groups).tolist() == [40, 41, 42, 40, 44, 42, 46, 41]
+    assert join(groups, retellings(texts)).tolist() == [40, 41, 42, 40, 44, 42, 46, 41]
     assert repeats(texts[:4]) and not repeats(texts[:3])
     # The join is over the set: any order of the candidates joins the same ones.
     order = np.random.default_rng(0).permutation(len(texts))
-    assert retold([texts[i] for i in order], groups[order]).tolist() == retold(texts, groups)[order].tolist()
+    shuffled = join(groups[order], retellings([texts[i] for i in order]))
+    assert shuffled.tolist() == join(groups, retellings(texts))[order].tolist()
 
 
 def test_the_shipped_ranker_scores_this_qas_features(tmp_path: Path) -> None:
