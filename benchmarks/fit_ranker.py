@@ -37,6 +37,7 @@ from _spans import materialize
 
 from qa import QAError
 from qa._corpus import read_articles
+from qa._embed import DEFAULT_MODEL, canonical_model_name
 from qa._engine import Engine
 from qa._eval import corpus_engine, held_out_index, load_squad
 from qa._eval import default_index as squad_index
@@ -122,7 +123,7 @@ def news_questions(engine: Engine, news: NewsSet, corpus: str) -> list[Question]
     return out
 
 
-def squad_questions(path: Path, limit: int | None) -> tuple[list[Question], list[Question]]:
+def squad_questions(path: Path, limit: int | None, model: str | None = None) -> tuple[list[Question], list[Question]]:
     """SQuAD tuning-half questions over the whole file's index (answerable) and over an index
     of the held-out half only (out of corpus)."""
     squad = load_squad(path)
@@ -131,10 +132,10 @@ def squad_questions(path: Path, limit: int | None) -> tuple[list[Question], list
         tuning = tuning[:: max(1, len(tuning) // limit)]
     held_ids = {q.article_id for q in squad.questions if not q.tuning}
     root = squad_index(path)
-    whole = corpus_engine(list(squad.articles), root, progress=True, ranker=blank_ranker())
+    whole = corpus_engine(list(squad.articles), root, progress=True, ranker=blank_ranker(), model=model)
     held_root = held_out_index(root)
     assert held_root is not None  # a folder in qa eval's cache
-    held = corpus_engine([a for a in squad.articles if a.id in held_ids], held_root, True, blank_ranker())
+    held = corpus_engine([a for a in squad.articles if a.id in held_ids], held_root, True, blank_ranker(), model)
     answerable, refused = [], []
     index = whole.index
     for q in tuning:
@@ -383,6 +384,9 @@ def main() -> None:
     parser.add_argument(
         "--coverage-answers", type=float, default=0.5, help="coverage of the question's terms that answers outright"
     )
+    parser.add_argument(
+        "--model", default=None, help="embedding model of the indexes (default: the bundled one), as qa build --model"
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--l2", type=float, default=10.0)
     parser.add_argument(
@@ -411,7 +415,9 @@ def main() -> None:
     questions: list[Question] = []
     for corpus in args.corpus or sorted(news.corpora):
         file = news.corpora[corpus]
-        engines[corpus] = corpus_engine(read_articles(Path(file)), default_index(file), True, blank_ranker())
+        engines[corpus] = corpus_engine(
+            read_articles(Path(file)), default_index(file), True, blank_ranker(), args.model
+        )
         questions += news_questions(engines[corpus], news, corpus)
     # Extra questions train the fit and are reported on their own, out of fold like the dev
     # set's; the targets below stay the dev set's alone, comparable with earlier runs.
@@ -428,11 +434,13 @@ def main() -> None:
     squad: list[Question] = []
     if args.use_squad:
         # The SQuAD features take minutes to compute; they depend only on the code and the file.
-        cache = Path(tempfile.gettempdir()) / "qa-eval" / f"fit-squad-{_code_digest()}-{args.squad_limit}.pkl"
+        model = canonical_model_name(args.model)
+        key = _code_digest() + ("" if model == DEFAULT_MODEL else "-" + hashlib.sha256(model.encode()).hexdigest()[:8])
+        cache = Path(tempfile.gettempdir()) / "qa-eval" / f"fit-squad-{key}-{args.squad_limit}.pkl"
         if cache.is_file():
             squad = pickle.loads(cache.read_bytes())
         else:
-            answerable, refused = squad_questions(args.squad, args.squad_limit)
+            answerable, refused = squad_questions(args.squad, args.squad_limit, args.model)
             squad = answerable + refused
             cache.write_bytes(pickle.dumps(squad))
     weights = {"squad": args.squad_weight}
@@ -511,6 +519,7 @@ def main() -> None:
             + " ".join(
                 f"--{k.replace('_', '-')} {v}"
                 for k, v in (
+                    *((("model", args.model),) if args.model else ()),
                     ("folds", args.folds),
                     ("l2", args.l2),
                     ("squad-weight", args.squad_weight),
@@ -525,6 +534,7 @@ def main() -> None:
             + (" --no-extra" if args.extra == [] else "")
             + " --write",
             "commit": commit,
+            "model": canonical_model_name(args.model),
             "data": {
                 "news": str(args.news.name),
                 "extra": [_shown(spans) for spans in extra_files],

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from ._build import build_corpus
 from ._corpus import Corpus, corpus_hash
+from ._embed import canonical_model_name
 from ._engine import Engine
 from ._errors import IndexNotFoundError, QAError
 from ._ranker import Ranker
@@ -142,10 +143,15 @@ def _cached(index: str | Path) -> bool:
 
 
 def corpus_engine(
-    articles: Sequence[Article], index: str | Path, progress: bool, ranker: Ranker | None = None
+    articles: Sequence[Article],
+    index: str | Path,
+    progress: bool,
+    ranker: Ranker | None = None,
+    model: str | None = None,
 ) -> Engine:
     """An engine over `articles`, reusing the index at `index` (a folder, a Milvus Lite file or
-    a Milvus URI) when it was built from them, and building it there when it holds no index.
+    a Milvus URI) when it was built from them with `model` (default: the default model), and
+    building it there when it holds no index.
 
     An index of anything else is replaced only in `qa eval`'s own cache: elsewhere it is someone's
     index, which `qa serve` may be answering from, and an evaluation must not swap it."""
@@ -158,7 +164,10 @@ def corpus_engine(
             raise
     else:
         manifest = engine.index.manifest
-        if manifest.corpus_hash == corpus_hash(list(articles)):
+        # Someone's own index is evaluated with whatever model built it; qa eval's cache
+        # follows the default model, so a change of default rebuilds it.
+        same_model = manifest.model == canonical_model_name(model) or not _cached(index)
+        if manifest.corpus_hash == corpus_hash(list(articles)) and same_model:
             return engine
         engine.close()
         if not _cached(index):
@@ -167,7 +176,7 @@ def corpus_engine(
                 f"{index} holds the index of another corpus ({held}), which qa eval would replace; "
                 "give --index a new folder, or leave it out"
             )
-    build_corpus(Corpus(tuple(articles), ()), index, progress=progress)
+    build_corpus(Corpus(tuple(articles), ()), index, model=model, progress=progress)
     return Engine(index, ranker=ranker)
 
 

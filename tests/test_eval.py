@@ -12,6 +12,7 @@ import pytest
 
 from qa import QAError
 from qa._eval import CURVE, TUNING_ARTICLES, evaluate, format_report, held_out_index, load_squad
+from tests.conftest import SEED
 
 TOPICS = [
     (
@@ -117,3 +118,29 @@ def test_cli_eval_json(tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     assert report["splits"]["all"]["questions"] == 9
     assert "Asking" in result.stderr  # the progress bar
+
+
+def test_the_eval_cache_rebuilds_an_index_of_another_model_and_keeps_an_operators(tmp_path: Path) -> None:
+    import shutil
+
+    from qa._corpus import read_corpus
+    from qa._embed import DEFAULT_MODEL, bundled_model_path
+    from qa._eval import CACHE, corpus_engine
+
+    articles = list(read_corpus(SEED.parent).articles)
+    folder = str(bundled_model_path())  # the same weights under another name: another model to the manifest
+    cached = CACHE / f"test-model-{tmp_path.name}"
+    try:
+        engine = corpus_engine(articles, cached, False)
+        assert engine.index.manifest.model == DEFAULT_MODEL
+        engine.close()
+        engine = corpus_engine(articles, cached, False, model=folder)
+        assert engine.index.manifest.model == folder  # rebuilt: the cache follows the model asked for
+        engine.close()
+    finally:
+        shutil.rmtree(cached, ignore_errors=True)
+    own = tmp_path / "own"
+    corpus_engine(articles, own, False).close()
+    engine = corpus_engine(articles, own, False, model=folder)
+    assert engine.index.manifest.model == DEFAULT_MODEL  # someone's own index is evaluated as built
+    engine.close()

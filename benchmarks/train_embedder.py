@@ -1,0 +1,216 @@
+"""Train an embedder for readers' questions: all-MiniLM-L6-v2 with its top two layers fitted to them.
+
+    .venv/bin/python benchmarks/train_embedder.py [--out FOLDER]
+    .venv/bin/python benchmarks/fit_ranker.py --model FOLDER [--write]
+    .venv/bin/qa build --full --model FOLDER ...
+
+Not qa's default: on the news dev set it did not help (benchmarks/RESULTS.md, History,
+2026-11-28 (evening two)), though it ranked the unseen check sets' answers better.
+
+The bundled all-MiniLM-L6-v2 puts a question nearest the sentences that restate its subject,
+not the one that answers it. This fits its top `--layers` transformer layers (the rest stay
+frozen) so that a question's vector is nearest its answering sentence, with a softmax over the
+batch's answering sentences and each question's hard negatives (cross-entropy, scale 20).
+
+Training questions: the extra BBC questions of `fit_ranker.EXTRAS` (helpers' questions in
+readers' words, on articles no check set or dev question uses), repeated `--news-repeat` times,
+and SQuAD v1.1 dev's tuning half. The news dev set and every check set stay out, so their
+figures judge a model that never saw them.
+
+- News: the answering sentence is the candidate holding an expected substring that ranks best;
+  the hard negatives, the 3 best-ranked other sentences (one per sentence group), as the bundled
+  model's index of BBC News and the ranker fitted for it (`qa/ranker.json` at `--mine-commit`)
+  rank them, so the model learns from the mistakes that were being made.
+- SQuAD: the sentence holding the answer's start; 3 other sentences of its paragraph at random.
+
+The model is saved as a sentence-transformers folder at `--out`, with `about.json` saying what
+made it; `qa build --model FOLDER` builds an index with it, and `fit_ranker.py --model FOLDER`
+refits the ranker for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _results import ROOT, SHARED, run
+from _spans import materialize
+from fit_ranker import EXTRAS
+
+from qa import QAError
+from qa._corpus import read_articles
+from qa._embed import DEFAULT_MODEL, bundled_model_path
+from qa._eval import CACHE, corpus_engine, load_squad
+from qa._eval_news import holds, load_news
+from qa._ranker import Ranker, load_ranker
+from qa._segment import split_sentences
+
+Triple = dict[str, Any]  # question, answering sentence, hard negatives
+
+
+def mining_ranker(commit: str) -> Ranker:
+    """`qa/ranker.json` as it was at `commit` (fitted for the bundled model)."""
+    shown = subprocess.run(
+        ["git", "show", f"{commit}:qa/ranker.json"], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    if shown.returncode:
+        raise QAError(f"cannot read qa/ranker.json at {commit}: {shown.stderr.strip()}; give --mine-commit a commit")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ranker.json"
+        path.write_text(shown.stdout)
+        return load_ranker(path)
+
+
+def news_triples(commit: str, negatives: int = 3) -> list[Triple]:
+    ranker = mining_ranker(commit)
+    news = load_news(SHARED / "news_qa" / "news_dev.json")
+    file = news.corpora["bbc"]
+    # Its own folder: qa eval's default index of this corpus now holds the tuned model's vectors.
+    index = CACHE / f"news-bbc-{DEFAULT_MODEL.split('/')[-1]}"
+    engine = corpus_engine(read_articles(Path(file)), index, True, ranker, model=DEFAULT_MODEL)
+    out: list[Triple] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for spans in EXTRAS:
+            extra = load_news(materialize(spans, Path(tmp), "bbc"))
+            for case in extra.cases:
+                if case.abstain or case.corpus != "bbc":
+                    continue
+                c = engine.retriever.question_candidates(case.question)
+                labels = np.array(holds(c.texts, case.expect))
+                if not labels.any():
+                    continue
+                score = ranker.rank(c.features)
+                order = np.lexsort((np.arange(len(score)), -score))
+                best = next(int(i) for i in order if labels[i])
+                seen, negs = {int(c.groups[best])}, []
+                for i in order:
+                    if labels[i] or int(c.groups[i]) in seen:
+                        continue
+                    seen.add(int(c.groups[i]))
+                    negs.append(c.texts[i])
+                    if len(negs) == negatives:
+                        break
+                out.append({"q": case.question, "pos": c.texts[best], "negs": negs})
+    engine.close()
+    return out
+
+
+def squad_triples(rng: random.Random, negatives: int = 3) -> list[Triple]:
+    squad = load_squad(SHARED / "squad" / "dev-v1.1.json")
+    articles = {a.id: a for a in squad.articles}
+    spans: dict[str, list[tuple[int, int]]] = {}
+    out: list[Triple] = []
+    for q in squad.questions:
+        if not q.tuning or q.impossible:
+            continue
+        text = articles[q.article_id].text
+        if q.article_id not in spans:
+            spans[q.article_id] = [(s.start, s.end) for s in split_sentences(text)]
+        sentences = spans[q.article_id]
+        start, end = q.spans[0]
+        hit = [i for i, (s, e) in enumerate(sentences) if s < end and start < e]
+        if not hit:
+            continue
+        others = [text[s:e] for i, (s, e) in enumerate(sentences) if i not in hit]
+        negs = rng.sample(others, min(negatives, len(others)))
+        out.append({"q": q.question, "pos": text[slice(*sentences[hit[0]])], "negs": negs})
+    return out
+
+
+def train(examples: list[Triple], args: argparse.Namespace, rng: random.Random) -> Any:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    model = SentenceTransformer(str(bundled_model_path()), device="cpu", local_files_only=True)
+    bert = model[0].auto_model
+    for p in bert.parameters():
+        p.requires_grad = False
+    trained = []
+    for layer in bert.encoder.layer[len(bert.encoder.layer) - args.layers :]:
+        for p in layer.parameters():
+            p.requires_grad = True
+            trained.append(p)
+    opt = torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.01)
+    steps = args.epochs * ((len(examples) + args.batch - 1) // args.batch)
+    stop = min(steps, args.steps or steps)  # the schedule stays the full run's, so a short run is its start
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, (steps - s) / steps)
+    )
+
+    def encode(texts: list[str]) -> Any:
+        return model(model.tokenize(texts))["sentence_embedding"]
+
+    model.train()
+    step, started, losses = 0, time.perf_counter(), []
+    for _ in range(args.epochs):
+        rng.shuffle(examples)
+        for i in range(0, len(examples), args.batch):
+            if step == stop:
+                break
+            batch = examples[i : i + args.batch]
+            q = encode([x["q"] for x in batch])
+            s = encode([x["pos"] for x in batch] + [n for x in batch for n in x["negs"]])
+            loss = torch.nn.functional.cross_entropy(args.scale * q @ s.T, torch.arange(len(batch)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            losses.append(loss.item())
+            if step % 20 == 0:
+                print(
+                    f"step {step} / {steps}: loss {np.mean(losses[-20:]):.3f} ({time.perf_counter() - started:.0f} s)"
+                )
+    model.eval()
+    return model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layers", type=int, default=2, help="top transformer layers to fit")
+    parser.add_argument("--lr", type=float, default=2e-5)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--scale", type=float, default=20.0, help="cosine scale in the softmax")
+    parser.add_argument("--steps", type=int, default=0, help="stop after this many steps (a smoke run)")
+    parser.add_argument("--news-repeat", type=int, default=4, help="times each news question is seen an epoch")
+    parser.add_argument(
+        "--mine-commit",
+        default="6e21739",
+        help="the commit whose qa/ranker.json (for the bundled model) mines negatives",
+    )
+    parser.add_argument("--out", type=Path, default=CACHE / "news-minilm-l6-tuned", help="the model folder to write")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    news = news_triples(args.mine_commit)
+    squad = squad_triples(random.Random(0))
+    rng = random.Random(0)  # the order of examples, apart from the negatives' draw
+    rng.shuffle(squad)
+    examples = news * args.news_repeat + squad
+    print(f"{len(news)} news questions (x{args.news_repeat}), {len(squad)} SQuAD tuning-half questions")
+    model = train(examples, args, rng)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    model.save(str(args.out))
+    about = {
+        "base": DEFAULT_MODEL,
+        "trained_by": "benchmarks/train_embedder.py",
+        "commit": commit.stdout.strip(),
+        "settings": {k: str(v) for k, v in vars(args).items()},
+        "data": {"news": [e.name for e in EXTRAS], "news_questions": len(news), "squad_questions": len(squad)},
+    }
+    (args.out / "about.json").write_text(json.dumps(about, indent=1) + "\n")
+    print(f"wrote {args.out}; build with it: qa build --full --model {args.out}")
+    print(f"({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    run(main)
