@@ -4,14 +4,16 @@ Every question set in `benchmarks/` was written by a helper session that saw onl
 the dev set and SOURCES.md, on articles no other set uses. This script is that process:
 
     .venv/bin/python benchmarks/new_writers.py pools --lists L M N --seed 2030 --out /tmp/qa-writers
+    .venv/bin/python benchmarks/new_writers.py pools --corpus reuters --lists R3 R4 --seed 2032
     .venv/bin/python benchmarks/new_writers.py check /tmp/qa-writers/news_train_l.json ...
 
-`pools` deals each list 20 BBC articles per category in a seeded random order, from those that
-no stored set uses (the dev set, the probe, the check sets, the training sets, their skipped
+`pools` deals each list 20 BBC articles per category (Reuters: 100 articles; stories under 6
+sentences and tables of figures are left out) in a seeded random order, from those that no
+stored set uses (the dev set, the probe, the check sets, the training sets, their skipped
 articles), nor any copy of them (an article sharing a sentence), nor a copy of another list's;
-it writes per list a pool file and a brief (`benchmarks/writers/brief.md` filled in), and the
-out-of-corpus questions already asked, for the writers to avoid. Give each brief to a helper that
-sees nothing else.
+it writes per list a pool file and a brief (`benchmarks/writers/brief.md`, or `brief_reuters.md`,
+filled in), and the out-of-corpus questions already asked, for the writers to avoid. Give each
+brief to a helper that sees nothing else.
 
 `check` lists, for returned sets, the answerable questions whose answer also stands in an article
 another set uses (drop them), and the out-of-corpus questions that share a name with one already
@@ -42,12 +44,16 @@ from _spans import materialize, texts_of
 from qa import QAError
 from qa._segment import split_sentences
 
-BBC = SHARED / "news" / "bbc_news_2225.jsonl.gz"
+CORPORA = {"bbc": SHARED / "news" / "bbc_news_2225.jsonl.gz", "reuters": SHARED / "news" / "reuters21578.jsonl.gz"}
 DEV = SHARED / "news_qa" / "news_dev.json"
-BRIEF = Path(__file__).with_name("writers") / "brief.md"
+BRIEFS = {
+    name: Path(__file__).with_name("writers") / f"brief{'' if name == 'bbc' else '_' + name}.md" for name in CORPORA
+}
 CATEGORIES = ("business", "sport", "tech", "entertainment", "politics")
 POOL = 20  # articles offered per category; a writer uses the first usable ones in order
 SAME_SENTENCE = 60  # characters: a shared sentence this long makes two articles copies of a story
+BOILERPLATE = 50  # articles: a sentence this many hold is the wire's formula, not a copied story
+SENTENCES = 6  # a Reuters story shorter than this rarely holds a fact beyond its lead
 # Capitalised words too common to say two questions are about the same thing.
 COMMON = {"What", "When", "Who", "How", "Which", "Why", "Where", "The", "In", "Did", "Does", "Was", "Is"}
 COMMON |= {"UK", "EU", "US", "BBC", "British", "America", "American", "Britain", "London", "England"}
@@ -57,12 +63,12 @@ def stored_sets() -> list[Path]:
     return [*news_probe.UNSEEN, *fit_ranker.EXTRAS]
 
 
-def corpus() -> dict[str, str]:
-    return texts_of(BBC)
+def corpus(name: str = "bbc") -> dict[str, str]:
+    return texts_of(CORPORA[name])
 
 
-def used_articles(texts: dict[str, str]) -> set[str]:
-    """Every BBC article a stored set asks about, holds an answer, or skipped."""
+def used_articles(texts: dict[str, str], name: str = "bbc") -> set[str]:
+    """Every article of `texts` (corpus `name`) a stored set asks about, holds an answer, or skipped."""
     used: set[str] = set()
     with tempfile.TemporaryDirectory() as tmp:
         for spans in stored_sets():
@@ -73,13 +79,14 @@ def used_articles(texts: dict[str, str]) -> set[str]:
             used |= {a for c in (*news["cases"], *news["followups"]) for a in c.get("articles", [])}
     dev = json.loads(DEV.read_text(encoding="utf-8"))
     for case in (*dev["cases"], *dev["followups"]):
-        if case.get("corpus", "bbc") == "bbc":
+        if case.get("corpus", "bbc") == name:
             used |= {*case.get("articles", []), *case.get("first_articles", []), case.get("source_article") or ""}
     return used & set(texts)
 
 
 def copies(texts: dict[str, str]) -> dict[str, set[str]]:
-    """Each article's copies (itself included): the articles sharing one of its long sentences."""
+    """Each article's copies (itself included): the articles sharing one of its long sentences
+    (one that BOILERPLATE articles or more hold is a formula, not a copy)."""
     holders: dict[str, set[str]] = defaultdict(set)
     for article, text in texts.items():
         for span in split_sentences(text):
@@ -88,6 +95,8 @@ def copies(texts: dict[str, str]) -> dict[str, set[str]]:
                 holders[sentence].add(article)
     out: dict[str, set[str]] = {article: {article} for article in texts}
     for group in holders.values():
+        if len(group) >= BOILERPLATE:
+            continue
         for article in group:
             out[article] |= group
     return out
@@ -100,60 +109,79 @@ def asked_out_of_corpus() -> list[str]:
     return sorted(set(questions))
 
 
-def pools(lists: list[str], seed: int, out: Path, answerable: int, ooc: int, hard: int, minutes: int) -> None:
-    texts = corpus()
+def groups(texts: dict[str, str], name: str) -> dict[str, tuple[list[str], int]]:
+    """The articles a list is dealt from, by group, and how many each list gets of each group:
+    BBC's by category, Reuters' as one group of its stories that can carry a question."""
+    if name == "bbc":
+        return {c: ([a for a in texts if a.startswith(f"bbc-{c}-")], POOL) for c in CATEGORIES}
+
+    def story(text: str) -> bool:
+        spans = split_sentences(text)
+        table = text.count(" vs ") >= 3 or text.count("\n") > 1.5 * len(spans)
+        return len(spans) >= SENTENCES and not table
+
+    return {"all": ([a for a, text in texts.items() if story(text)], POOL * len(CATEGORIES))}
+
+
+def pools(
+    lists: list[str], seed: int, out: Path, answerable: int, ooc: int, hard: int, minutes: int, source: str = "bbc"
+) -> None:
+    texts = corpus(source)
     same = copies(texts)
     blocked: set[str] = set()
-    for article in used_articles(texts):
+    for article in used_articles(texts, source):
         blocked |= same[article]
     rng = random.Random(seed)
-    dealt: dict[str, dict[str, list[str]]] = {name: {} for name in lists}
+    dealt: dict[str, dict[str, list[str]]] = {list_name: {} for list_name in lists}
     taken: set[str] = set()
-    for category in CATEGORIES:
-        free = sorted(a for a in texts if a.startswith(f"bbc-{category}-") and a not in blocked)
+    for category, (members, size) in groups(texts, source).items():
+        free = sorted(a for a in members if a not in blocked)
         rng.shuffle(free)
         order = iter(free)
-        for name in lists:
+        for list_name in lists:
             chosen: list[str] = []
             for article in order:
-                if len(chosen) == POOL:
+                if len(chosen) == size:
                     break
                 if not same[article] & taken:
                     chosen.append(article)
                     taken |= same[article]
-            dealt[name][category] = chosen
+            dealt[list_name][category] = chosen
     out.mkdir(parents=True, exist_ok=True)
     (out / "taken.txt").write_text("\n".join(asked_out_of_corpus()) + "\n", encoding="utf-8")
-    per_category = answerable // len(CATEGORIES)
-    for name, by_category in dealt.items():
+    per_category = answerable // len(CATEGORIES) if source == "bbc" else answerable
+    for list_name, by_category in dealt.items():
         short = {c: len(ids) for c, ids in by_category.items() if len(ids) < 2 * per_category}
-        pool = out / f"pool{name}.txt"
+        pool = out / f"pool{list_name}.txt"
         pool.write_text("".join(f"{c}: {' '.join(ids)}\n" for c, ids in by_category.items()), encoding="utf-8")
         fields = {
             "total": answerable + ooc,
             "answerable": answerable,
             "per_category": per_category,
+            "pool_size": sum(map(len, by_category.values())),
             "per_kind": max(1, answerable // 8),
             "ooc": ooc,
             "hard": hard,
             "ordinary": ooc - hard,
             "pool": pool,
             "taken": out / "taken.txt",
-            "out": out / f"news_train_{name.lower()}.json",
-            "scratch": out / f"scratch_{name.lower()}/",
+            "out": out / f"news_train_{list_name.lower()}.json",
+            "scratch": out / f"scratch_{list_name.lower()}/",
             "date": datetime.date.today().isoformat(),
             "seed": seed,
-            "name": name,
+            "name": list_name,
             "minutes": minutes,
             "repo": ROOT,
             "shared": SHARED.parent,
         }
-        brief = BRIEF.read_text(encoding="utf-8")
+        brief = BRIEFS[source].read_text(encoding="utf-8")
         for key, value in fields.items():  # not str.format: the brief shows JSON braces
             brief = brief.replace("{" + key + "}", str(value))
-        (out / f"brief{name}.md").write_text(brief, encoding="utf-8")
-        (out / f"scratch_{name.lower()}").mkdir(exist_ok=True)
-        print(f"list {name}: {sum(map(len, by_category.values()))} articles" + (f", short: {short}" if short else ""))
+        (out / f"brief{list_name}.md").write_text(brief, encoding="utf-8")
+        (out / f"scratch_{list_name.lower()}").mkdir(exist_ok=True)
+        print(
+            f"list {list_name}: {sum(map(len, by_category.values()))} articles" + (f", short: {short}" if short else "")
+        )
     print(f"{len(texts) - len(blocked)} articles free before dealing; briefs in {out}")
 
 
@@ -161,9 +189,9 @@ def names(question: str) -> set[str]:
     return set(re.findall(r"[A-Z][a-zA-Z0-9]+", question)) - COMMON
 
 
-def check(files: list[Path]) -> None:
-    texts = corpus()
-    others = used_articles(texts)
+def check(files: list[Path], name: str = "bbc") -> None:
+    texts = corpus(name)
+    others = used_articles(texts, name)
     asked = asked_out_of_corpus()
     with tempfile.TemporaryDirectory() as tmp:
         for path in files:
@@ -187,6 +215,7 @@ def main() -> None:
     deal = commands.add_parser("pools", help="deal article pools and write briefs")
     deal.add_argument("--lists", nargs="+", required=True, help="list names, e.g. L M N")
     deal.add_argument("--seed", type=int, required=True, help="a seed no earlier pool used")
+    deal.add_argument("--corpus", choices=sorted(CORPORA), default="bbc")
     deal.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "qa-writers")
     deal.add_argument("--answerable", type=int, default=50)
     deal.add_argument("--ooc", type=int, default=12, help="out-of-corpus questions per writer")
@@ -194,12 +223,13 @@ def main() -> None:
     deal.add_argument("--minutes", type=int, default=40)
     returned = commands.add_parser("check", help="what to drop from returned sets")
     returned.add_argument("files", nargs="+", type=Path)
+    returned.add_argument("--corpus", choices=sorted(CORPORA), default="bbc")
     args = parser.parse_args()
     try:
         if args.command == "pools":
-            pools(args.lists, args.seed, args.out, args.answerable, args.ooc, args.hard, args.minutes)
+            pools(args.lists, args.seed, args.out, args.answerable, args.ooc, args.hard, args.minutes, args.corpus)
         else:
-            check(args.files)
+            check(args.files, args.corpus)
     except (QAError, OSError, ValueError, KeyError) as exc:
         sys.exit(f"new_writers: {exc}")
 

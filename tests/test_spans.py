@@ -114,3 +114,26 @@ def test_new_writers_get_articles_no_set_uses_and_a_whole_brief(
     # A returned set whose articles a stored set already uses is told to drop them.
     new_writers.check([fit_ranker.EXTRAS[2]])
     assert capsys.readouterr().out.count("drop ") == 50
+
+
+def test_reuters_writers_get_whole_stories_no_set_uses(tmp_path: Path) -> None:
+    shared_file(SHARED / "data" / "news" / "reuters21578.jsonl.gz")
+    new_writers.pools(["R8", "R9"], 11, tmp_path, answerable=40, ooc=10, hard=3, minutes=30, source="reuters")
+    texts = new_writers.corpus("reuters")
+    same = new_writers.copies(texts)
+    used = new_writers.used_articles(texts, "reuters")
+    # The dev set's and the Reuters check set's articles are used; a BBC id never is.
+    assert "reuters-" in next(iter(used)) and len(used) >= 100
+    dealt = {}
+    for name in ("R8", "R9"):
+        [line] = (tmp_path / f"pool{name}.txt").read_text(encoding="utf-8").splitlines()
+        dealt[name] = line.split(": ")[1].split()
+        assert len(dealt[name]) == 100 and len(set(dealt[name])) == 100
+        brief = (tmp_path / f"brief{name}.md").read_text(encoding="utf-8")
+        assert "reuters21578.jsonl.gz" in brief and "lists 100 Reuters article ids" in brief
+        assert "first 40 articles" in brief and "10 in all" in brief
+        assert not re.search(r"\{[a-z_]+\}", brief), "every placeholder filled"
+    for article in dealt["R8"] + dealt["R9"]:
+        assert not same[article] & used, f"{article} is, or copies, an article a set uses"
+        assert len(new_writers.split_sentences(texts[article])) >= new_writers.SENTENCES
+    assert not {c for a in dealt["R8"] for c in same[a]} & set(dealt["R9"])
