@@ -433,7 +433,7 @@ def main() -> None:
             questions += news_questions(engines["bbc"], extra, "bbc")
     squad: list[Question] = []
     if args.use_squad:
-        # The SQuAD features take minutes to compute; they depend only on the code and the file.
+        # The SQuAD features take minutes to compute; they depend only on the code, the file and the model.
         model = canonical_model_name(args.model)
         key = _code_digest() + ("" if model == DEFAULT_MODEL else "-" + hashlib.sha256(model.encode()).hexdigest()[:8])
         cache = Path(tempfile.gettempdir()) / "qa-eval" / f"fit-squad-{key}-{args.squad_limit}.pkl"
