@@ -88,15 +88,22 @@ def blank_ranker() -> Ranker:
 
 def features(
     retriever: Retriever, question: str
-) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], tuple[float, float], tuple[tuple[int, int], ...]]:
-    """The candidates' rows and features, each candidate's article row and sentence group (for
+) -> tuple[
+    np.ndarray,
+    np.ndarray,
+    tuple[str, ...],
+    tuple[np.ndarray, np.ndarray],
+    tuple[float, float],
+    tuple[tuple[int, int], ...],
+]:
+    """The candidates' rows, features and texts, each candidate's article row and sentence group (for
     `margins`), the question's unknown share and unknown name, as `Retriever.search` computes
     them, and the pairs of candidates that retell one another (`retold_groups` keeps those
     among the best, as `Retriever.search` does)."""
     c = retriever.question_candidates(question)
     where = retriever.index.sentences[c.sentences, 0], c.groups
     pairs = tuple(retellings(c.texts))
-    return c.sentences, c.features, where, (c.unknown, c.unknown_name), pairs
+    return c.sentences, c.features, c.texts, where, (c.unknown, c.unknown_name), pairs
 
 
 def retold_groups(q: Question, order: np.ndarray) -> np.ndarray:
@@ -113,8 +120,8 @@ def fold_of(key: str, folds: int) -> int:
 def news_questions(engine: Engine, news: NewsSet, corpus: str) -> list[Question]:
     out = []
     for case in (c for c in news.cases if c.corpus == corpus):
-        rows, x, where, unknown, pairs = features(engine.retriever, case.question)
-        labels = np.array(holds(engine.index.sentence_texts(rows), case.expect) if case.expect else [False] * len(rows))
+        rows, x, texts, where, unknown, pairs = features(engine.retriever, case.question)
+        labels = np.array(holds(texts, case.expect) if case.expect else [False] * len(rows))
         group = case.articles[0] if case.articles else case.question
         late = x[:, RANK_FEATURES.index("late_previous")]
         out.append(
@@ -139,7 +146,7 @@ def squad_questions(path: Path, limit: int | None, model: str | None = None) -> 
     answerable, refused = [], []
     index = whole.index
     for q in tuning:
-        rows, x, where, unknown, pairs = features(whole.retriever, q.question)
+        rows, x, _, where, unknown, pairs = features(whole.retriever, q.question)
         spans = index.sentences[rows]
         labels = np.array(
             [index.articles[a].id == q.article_id and any(s < e2 and s2 < e for s2, e2 in q.spans) for a, s, e in spans]
@@ -147,7 +154,7 @@ def squad_questions(path: Path, limit: int | None, model: str | None = None) -> 
         late = x[:, RANK_FEATURES.index("late_previous")]
         title = q.article_id.split("/")[0]
         answerable.append(Question(q.question, title, "squad", True, x, labels, late, *where, *unknown, retold=pairs))
-        rows, x, where, unknown, pairs = features(held.retriever, q.question)
+        rows, x, _, where, unknown, pairs = features(held.retriever, q.question)
         late = x[:, RANK_FEATURES.index("late_previous")]
         refused.append(
             Question(

@@ -43,12 +43,12 @@ from _spans import materialize, texts_of
 
 from qa import QAError
 from qa._segment import split_sentences
+from qa._types import Span
 
 CORPORA = {"bbc": SHARED / "news" / "bbc_news_2225.jsonl.gz", "reuters": SHARED / "news" / "reuters21578.jsonl.gz"}
 DEV = SHARED / "news_qa" / "news_dev.json"
-BRIEFS = {
-    name: Path(__file__).with_name("writers") / f"brief{'' if name == 'bbc' else '_' + name}.md" for name in CORPORA
-}
+WRITERS = Path(__file__).with_name("writers")
+BRIEFS = {"bbc": WRITERS / "brief.md", "reuters": WRITERS / "brief_reuters.md"}
 CATEGORIES = ("business", "sport", "tech", "entertainment", "politics")
 POOL = 20  # articles offered per category; a writer uses the first usable ones in order
 SAME_SENTENCE = 60  # characters: a shared sentence this long makes two articles copies of a story
@@ -84,12 +84,18 @@ def used_articles(texts: dict[str, str], name: str = "bbc") -> set[str]:
     return used & set(texts)
 
 
-def copies(texts: dict[str, str]) -> dict[str, set[str]]:
+def sentence_spans(texts: dict[str, str]) -> dict[str, list[Span]]:
+    return {article: split_sentences(text) for article, text in texts.items()}
+
+
+def copies(texts: dict[str, str], spans: dict[str, list[Span]] | None = None) -> dict[str, set[str]]:
     """Each article's copies (itself included): the articles sharing one of its long sentences
-    (one that BOILERPLATE articles or more hold is a formula, not a copy)."""
+    (one that BOILERPLATE articles or more hold is a formula, not a copy). `spans`: each
+    article's sentences, when the caller has them already."""
+    spans = spans or sentence_spans(texts)
     holders: dict[str, set[str]] = defaultdict(set)
     for article, text in texts.items():
-        for span in split_sentences(text):
+        for span in spans[article]:
             sentence = " ".join(text[span.start : span.end].split())
             if len(sentence) >= SAME_SENTENCE:
                 holders[sentence].add(article)
@@ -109,32 +115,34 @@ def asked_out_of_corpus() -> list[str]:
     return sorted(set(questions))
 
 
-def groups(texts: dict[str, str], name: str) -> dict[str, tuple[list[str], int]]:
+def groups(texts: dict[str, str], source: str, spans: dict[str, list[Span]]) -> dict[str, tuple[list[str], int]]:
     """The articles a list is dealt from, by group, and how many each list gets of each group:
     BBC's by category, Reuters' as one group of its stories that can carry a question."""
-    if name == "bbc":
+    if source == "bbc":
         return {c: ([a for a in texts if a.startswith(f"bbc-{c}-")], POOL) for c in CATEGORIES}
 
-    def story(text: str) -> bool:
-        spans = split_sentences(text)
-        table = text.count(" vs ") >= 3 or text.count("\n") > 1.5 * len(spans)
-        return len(spans) >= SENTENCES and not table
+    def story(article: str) -> bool:
+        text, count = texts[article], len(spans[article])
+        table = text.count(" vs ") >= 3 or text.count("\n") > 1.5 * count
+        return count >= SENTENCES and not table
 
-    return {"all": ([a for a, text in texts.items() if story(text)], POOL * len(CATEGORIES))}
+    return {"all": ([a for a in texts if story(a)], POOL * len(CATEGORIES))}
 
 
 def pools(
     lists: list[str], seed: int, out: Path, answerable: int, ooc: int, hard: int, minutes: int, source: str = "bbc"
 ) -> None:
     texts = corpus(source)
-    same = copies(texts)
+    spans = sentence_spans(texts)  # once: both the copies and Reuters' story rule read them
+    same = copies(texts, spans)
     blocked: set[str] = set()
     for article in used_articles(texts, source):
         blocked |= same[article]
     rng = random.Random(seed)
     dealt: dict[str, dict[str, list[str]]] = {list_name: {} for list_name in lists}
     taken: set[str] = set()
-    for category, (members, size) in groups(texts, source).items():
+    dealing = groups(texts, source, spans)
+    for category, (members, size) in dealing.items():
         free = sorted(a for a in members if a not in blocked)
         rng.shuffle(free)
         order = iter(free)
@@ -149,7 +157,7 @@ def pools(
             dealt[list_name][category] = chosen
     out.mkdir(parents=True, exist_ok=True)
     (out / "taken.txt").write_text("\n".join(asked_out_of_corpus()) + "\n", encoding="utf-8")
-    per_category = answerable // len(CATEGORIES) if source == "bbc" else answerable
+    per_category = answerable // len(dealing)
     for list_name, by_category in dealt.items():
         short = {c: len(ids) for c, ids in by_category.items() if len(ids) < 2 * per_category}
         pool = out / f"pool{list_name}.txt"
@@ -189,9 +197,9 @@ def names(question: str) -> set[str]:
     return set(re.findall(r"[A-Z][a-zA-Z0-9]+", question)) - COMMON
 
 
-def check(files: list[Path], name: str = "bbc") -> None:
-    texts = corpus(name)
-    others = used_articles(texts, name)
+def check(files: list[Path], source: str = "bbc") -> None:
+    texts = corpus(source)
+    others = used_articles(texts, source)
     asked = asked_out_of_corpus()
     with tempfile.TemporaryDirectory() as tmp:
         for path in files:

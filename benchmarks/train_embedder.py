@@ -48,7 +48,7 @@ from qa import QAError
 from qa._corpus import read_articles
 from qa._embed import DEFAULT_MODEL, bundled_model_path
 from qa._eval import CACHE, corpus_engine, load_squad
-from qa._eval_news import holds, load_news
+from qa._eval_news import default_index, holds, load_news
 from qa._ranker import Ranker, load_ranker
 from qa._segment import split_sentences
 
@@ -72,9 +72,8 @@ def news_triples(commit: str, negatives: int = 3) -> list[Triple]:
     ranker = mining_ranker(commit)
     news = load_news(SHARED / "news_qa" / "news_dev.json")
     file = news.corpora["bbc"]
-    # Its own folder: qa eval's default index of this corpus now holds the tuned model's vectors.
-    index = CACHE / f"news-bbc-{DEFAULT_MODEL.split('/')[-1]}"
-    engine = corpus_engine(read_articles(Path(file)), index, True, ranker, model=DEFAULT_MODEL)
+    # qa eval's own index of BBC, rebuilt there if another model built it: the mining ranker is the bundled model's.
+    engine = corpus_engine(read_articles(Path(file)), default_index(file), True, ranker, model=DEFAULT_MODEL)
     out: list[Triple] = []
     with tempfile.TemporaryDirectory() as tmp:
         for spans in EXTRAS:
