@@ -160,13 +160,14 @@ def pools(
     per_category = answerable // len(dealing)
     for list_name, by_category in dealt.items():
         short = {c: len(ids) for c, ids in by_category.items() if len(ids) < 2 * per_category}
+        pool_size = sum(map(len, by_category.values()))
         pool = out / f"pool{list_name}.txt"
         pool.write_text("".join(f"{c}: {' '.join(ids)}\n" for c, ids in by_category.items()), encoding="utf-8")
         fields = {
             "total": answerable + ooc,
             "answerable": answerable,
             "per_category": per_category,
-            "pool_size": sum(map(len, by_category.values())),
+            "pool_size": pool_size,
             "per_kind": max(1, answerable // 8),
             "ooc": ooc,
             "hard": hard,
@@ -187,9 +188,7 @@ def pools(
             brief = brief.replace("{" + key + "}", str(value))
         (out / f"brief{list_name}.md").write_text(brief, encoding="utf-8")
         (out / f"scratch_{list_name.lower()}").mkdir(exist_ok=True)
-        print(
-            f"list {list_name}: {sum(map(len, by_category.values()))} articles" + (f", short: {short}" if short else "")
-        )
+        print(f"list {list_name}: {pool_size} articles" + (f", short: {short}" if short else ""))
     print(f"{len(texts) - len(blocked)} articles free before dealing; briefs in {out}")
 
 

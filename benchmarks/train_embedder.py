@@ -36,6 +36,8 @@ import random
 import subprocess
 import tempfile
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +125,45 @@ def squad_triples(rng: random.Random, negatives: int = 3) -> list[Triple]:
     return out
 
 
+def fit(
+    examples: list[Triple],
+    args: argparse.Namespace,
+    opt: Any,
+    loss_of: Callable[[list[Triple]], tuple[Any, dict[str, float]]],
+    every: int,
+    rng: random.Random | None = None,
+) -> None:
+    """`args.epochs` epochs of `args.batch` examples a step (each epoch shuffled by `rng`, if
+    given), stopping after `args.steps` if set: the learning rate warms up over the first 10% of
+    the steps, then falls linearly to 0. Every `every` steps it prints the recent mean loss and
+    the mean of each figure `loss_of` reports beside the batch's loss."""
+    import torch
+
+    steps = args.epochs * ((len(examples) + args.batch - 1) // args.batch)
+    stop = min(steps, args.steps or steps)  # the schedule stays the full run's, so a short run is its start
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, (steps - s) / steps)
+    )
+    step, started, seen = 0, time.perf_counter(), defaultdict(list)
+    for _ in range(args.epochs):
+        if rng is not None:
+            rng.shuffle(examples)
+        for i in range(0, len(examples), args.batch):
+            if step == stop:
+                break
+            loss, figures = loss_of(examples[i : i + args.batch])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            for name, value in {"loss": loss.item(), **figures}.items():
+                seen[name].append(value)
+            if step % every == 0:
+                shown = ", ".join(f"{name} {np.mean(values[-every:]):.3f}" for name, values in seen.items())
+                print(f"step {step} / {steps}: {shown} ({time.perf_counter() - started:.0f} s)")
+
+
 def train(examples: list[Triple], args: argparse.Namespace, rng: random.Random) -> Any:
     import torch
     from sentence_transformers import SentenceTransformer
@@ -139,36 +180,17 @@ def train(examples: list[Triple], args: argparse.Namespace, rng: random.Random) 
             p.requires_grad = True
             trained.append(p)
     opt = torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.01)
-    steps = args.epochs * ((len(examples) + args.batch - 1) // args.batch)
-    stop = min(steps, args.steps or steps)  # the schedule stays the full run's, so a short run is its start
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, (steps - s) / steps)
-    )
 
     def encode(texts: list[str]) -> Any:
         return model(model.tokenize(texts))["sentence_embedding"]
 
+    def loss_of(batch: list[Triple]) -> tuple[Any, dict[str, float]]:
+        q = encode([x["q"] for x in batch])
+        s = encode([x["pos"] for x in batch] + [n for x in batch for n in x["negs"]])
+        return torch.nn.functional.cross_entropy(args.scale * q @ s.T, torch.arange(len(batch))), {}
+
     model.train()
-    step, started, losses = 0, time.perf_counter(), []
-    for _ in range(args.epochs):
-        rng.shuffle(examples)
-        for i in range(0, len(examples), args.batch):
-            if step == stop:
-                break
-            batch = examples[i : i + args.batch]
-            q = encode([x["q"] for x in batch])
-            s = encode([x["pos"] for x in batch] + [n for x in batch for n in x["negs"]])
-            loss = torch.nn.functional.cross_entropy(args.scale * q @ s.T, torch.arange(len(batch)))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            losses.append(loss.item())
-            if step % 20 == 0:
-                print(
-                    f"step {step} / {steps}: loss {np.mean(losses[-20:]):.3f} ({time.perf_counter() - started:.0f} s)"
-                )
+    fit(examples, args, opt, loss_of, every=20, rng=rng)
     model.eval()
     return model
 

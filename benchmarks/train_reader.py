@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 from _results import run
-from train_embedder import Triple, news_triples, squad_triples
+from train_embedder import Triple, fit, news_triples, squad_triples
 
 from qa._embed import bundled_model_path
 from qa._eval import CACHE
@@ -73,46 +73,28 @@ def train(examples: list[Triple], args: argparse.Namespace) -> Any:
         ],
         weight_decay=0.01,
     )
-    steps = args.epochs * ((len(examples) + args.batch - 1) // args.batch)
-    stop = min(steps, args.steps or steps)  # the schedule stays the full run's, so a short run is its start
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, (steps - s) / steps)
-    )
+
+    def loss_of(batch: list[Triple]) -> tuple[Any, dict[str, float]]:
+        sizes = [1 + len(x["negs"]) for x in batch]
+        questions = [x["q"] for x, n in zip(batch, sizes, strict=True) for _ in range(n)]
+        sentences = [s for x in batch for s in (x["pos"], *x["negs"])]
+        encoded = tokenizer(
+            questions,
+            sentences,
+            truncation="only_second",
+            max_length=args.max_length,
+            padding=True,
+            return_tensors="pt",
+        )
+        logits = model(encoded).split(sizes)
+        # the answering sentence is first in each question's group
+        loss = torch.stack(
+            [torch.nn.functional.cross_entropy(g[None], torch.zeros(1, dtype=torch.long)) for g in logits]
+        ).mean()
+        return loss, {"answer first": float(np.mean([int(g.argmax().item() == 0) for g in logits]))}
+
     model.train()
-    step, started, losses, hits = 0, time.perf_counter(), [], []
-    for _ in range(args.epochs):
-        for i in range(0, len(examples), args.batch):
-            if step == stop:
-                break
-            batch = examples[i : i + args.batch]
-            sizes = [1 + len(x["negs"]) for x in batch]
-            questions = [x["q"] for x, n in zip(batch, sizes, strict=True) for _ in range(n)]
-            sentences = [s for x in batch for s in (x["pos"], *x["negs"])]
-            encoded = tokenizer(
-                questions,
-                sentences,
-                truncation="only_second",
-                max_length=args.max_length,
-                padding=True,
-                return_tensors="pt",
-            )
-            logits = model(encoded).split(sizes)
-            # the answering sentence is first in each question's group
-            loss = torch.stack(
-                [torch.nn.functional.cross_entropy(g[None], torch.zeros(1, dtype=torch.long)) for g in logits]
-            ).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            losses.append(loss.item())
-            hits.append(np.mean([int(g.argmax().item() == 0) for g in logits]))
-            if step % 25 == 0:
-                print(
-                    f"step {step} / {steps}: loss {np.mean(losses[-25:]):.3f}, answer first {np.mean(hits[-25:]):.3f}"
-                    f" ({time.perf_counter() - started:.0f} s)"
-                )
+    fit(examples, args, opt, loss_of, every=25)
     model.eval()
     return model
 
