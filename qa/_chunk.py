@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import pysbd
 from langchain_text_splitters import RecursiveCharacterTextSplitter, TextSplitter
 
-from ._segment import split_sentences, strip_span
+from ._segment import SEGMENTER, split_sentences, strip_span
 from ._types import Span
 
 # Split points for a "sentence" too long for the model window (tables, lists, run-ons),
@@ -50,7 +49,7 @@ class SentenceChunker(TextSplitter):
         return {
             "chunk_size": self._chunk_size,
             "overlap_sentences": self.overlap_sentences,
-            "segmenter": f"pysbd-{pysbd.__version__}",
+            "segmenter": SEGMENTER,
         }
 
     def units(self, text: str) -> list[Span]:

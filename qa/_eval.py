@@ -23,6 +23,7 @@ from ._embed import canonical_model_name
 from ._engine import Engine
 from ._errors import IndexNotFoundError, QAError
 from ._ranker import Ranker
+from ._segment import SEGMENTER
 from ._stores import is_server
 from ._types import Answer, Article
 
@@ -164,10 +165,11 @@ def corpus_engine(
             raise
     else:
         manifest = engine.index.manifest
-        # Someone's own index is evaluated with whatever model built it; qa eval's cache
-        # follows the default model, so a change of default rebuilds it.
-        same_model = manifest.model == canonical_model_name(model) or not _cached(index)
-        if manifest.corpus_hash == corpus_hash(list(articles)) and same_model:
+        # Someone's own index is evaluated with whatever model and sentence splitting built it;
+        # qa eval's cache follows the default model and this qa's splitting, so a change of
+        # either rebuilds it.
+        current = (manifest.model, manifest.chunking.get("segmenter")) == (canonical_model_name(model), SEGMENTER)
+        if manifest.corpus_hash == corpus_hash(list(articles)) and (current or not _cached(index)):
             return engine
         engine.close()
         if not _cached(index):

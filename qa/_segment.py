@@ -15,12 +15,24 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+import pysbd
 from pysbd.lang.english import English
 from pysbd.processor import Processor
 
 from ._types import Span
 
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+# pysbd leaves pieces that are no sentence of their own: a closing quotation mark ('buy it."'
+# gives 'buy it.' and '"'), and the rest of a sentence after an abbreviation or a title's
+# question mark ("Sen. Rudy Boschwitz, R-Minn." and ", said he intended ..."; "Are We There
+# Yet?" and ", slipped to second place"; "Overall." and "sales across the industry also fell").
+# Cited alone they say nothing, and the sentence before loses its end; each is joined to the
+# sentence before it in its paragraph. A piece is such a rest when it holds no letter or digit,
+# opens with closing punctuation, or opens with a word in lower case ("iPod", "eBay" open
+# sentences; "sales" does not).
+_REST = re.compile(r"\W*$|[,;:)\]}]|[a-z][a-z'’]*(?![\w'’-])")
+# What splits sentences, recorded in the index manifest (a change re-embeds on the next build).
+SEGMENTER = f"pysbd-{pysbd.__version__}+rests"
 # pysbd splits about 700 kB of news text a second on one core here (with `_English`), and a
 # worker process takes about half a second to start; below this many characters one process
 # is faster.
@@ -84,24 +96,41 @@ def paragraphs(text: str) -> list[Span]:
 
 
 def split_sentences(text: str) -> list[Span]:
-    """Sentence spans of `text`, in order, never crossing a paragraph break."""
+    """Sentence spans of `text`, in order, never crossing a paragraph break: pysbd's sentences
+    (`pysbd_sentences`), with each piece that is no sentence of its own joined to the one
+    before it in its paragraph."""
     spans: list[Span] = []
     for para in paragraphs(text):
-        # Soft line wraps become spaces of the same length, so offsets map one to one.
-        block = text[para.start : para.end].replace("\n", " ")
-        cursor = 0
-        for piece in _pysbd_sentences(block):
-            sentence = piece.strip()
-            if not sentence:
-                continue
-            found = block.find(sentence, cursor)
-            if found < 0:
-                # pysbd altered the text; fall back to the rest of the paragraph as one unit.
-                spans.extend(strip_span(text, para.start + cursor, para.end))
-                cursor = len(block)
-                break
-            spans.append(Span(para.start + found, para.start + found + len(sentence)))
-            cursor = found + len(sentence)
+        first = len(spans)
+        for span in _paragraph_sentences(text, para):
+            if len(spans) > first and _REST.match(text, span.start, span.end):
+                spans[-1] = Span(spans[-1].start, span.end)
+            else:
+                spans.append(span)
+    return spans
+
+
+def pysbd_sentences(text: str) -> list[Span]:
+    """pysbd's own sentence spans of `text`, paragraph by paragraph, nothing joined."""
+    return [span for para in paragraphs(text) for span in _paragraph_sentences(text, para)]
+
+
+def _paragraph_sentences(text: str, para: Span) -> list[Span]:
+    spans: list[Span] = []
+    # Soft line wraps become spaces of the same length, so offsets map one to one.
+    block = text[para.start : para.end].replace("\n", " ")
+    cursor = 0
+    for piece in _pysbd_sentences(block):
+        sentence = piece.strip()
+        if not sentence:
+            continue
+        found = block.find(sentence, cursor)
+        if found < 0:
+            # pysbd altered the text; fall back to the rest of the paragraph as one unit.
+            spans.extend(strip_span(text, para.start + cursor, para.end))
+            break
+        spans.append(Span(para.start + found, para.start + found + len(sentence)))
+        cursor = found + len(sentence)
     return spans
 
 

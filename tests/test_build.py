@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import BuildError, build_index
+from qa import BuildError, _chunk, build_index
 from qa._build import BuildSettings
 from qa._embed import SpanPass
 from qa._late import dequantize
+from qa._segment import SEGMENTER
 from qa._store import load_index
 from tests.conftest import FakeEmbedder
 
@@ -91,6 +92,20 @@ def test_full_and_changed_settings_embed_everything(tmp_path: Path) -> None:
     assert not report.incremental and report.embedded == 3
     report = build_index(corpus, index, embedder=FakeEmbedder(), settings=BuildSettings(chunk_tokens=8))
     assert report.incremental and report.reused == 3 and report.embedded == 0
+
+
+def test_an_index_split_into_sentences_another_way_is_embedded_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    write(corpus, ARTICLES)
+    monkeypatch.setattr(_chunk, "SEGMENTER", "pysbd-0.3.4")  # as qa split before it joined rests
+    build_index(corpus, index, embedder=FakeEmbedder())
+    assert load_index(index).manifest.chunking["segmenter"] == "pysbd-0.3.4"
+    monkeypatch.undo()
+    report = build_index(corpus, index, embedder=FakeEmbedder())
+    assert not report.incremental and report.embedded == 3
+    assert load_index(index).manifest.chunking["segmenter"] == SEGMENTER
 
 
 def test_sentence_vectors_are_pooled_from_the_chunk_pass(tmp_path: Path) -> None:

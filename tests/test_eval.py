@@ -144,3 +144,30 @@ def test_the_eval_cache_rebuilds_an_index_of_another_model_and_keeps_an_operator
     engine = corpus_engine(articles, own, False, model=folder)
     assert engine.index.manifest.model == DEFAULT_MODEL  # someone's own index is evaluated as built
     engine.close()
+
+
+def test_the_eval_cache_rebuilds_an_index_split_the_old_way_and_keeps_an_operators(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from qa import _chunk
+    from qa._corpus import read_corpus
+    from qa._eval import CACHE, corpus_engine
+    from qa._segment import SEGMENTER
+
+    articles = list(read_corpus(SEED.parent).articles)
+    cached, own = CACHE / f"test-segmenter-{tmp_path.name}", tmp_path / "own"
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(_chunk, "SEGMENTER", "pysbd-0.3.4")  # as qa split before it joined rests
+            corpus_engine(articles, cached, False).close()
+            corpus_engine(articles, own, False).close()
+        engine = corpus_engine(articles, cached, False)
+        assert engine.index.manifest.chunking["segmenter"] == SEGMENTER  # rebuilt
+        engine.close()
+    finally:
+        shutil.rmtree(cached, ignore_errors=True)
+    engine = corpus_engine(articles, own, False)
+    assert engine.index.manifest.chunking["segmenter"] == "pysbd-0.3.4"  # someone's own index is kept
+    engine.close()

@@ -9,7 +9,7 @@ import pysbd
 import pytest
 
 from qa import _segment
-from qa._segment import iter_split, paragraphs, split_sentences, strip_span
+from qa._segment import iter_split, paragraphs, pysbd_sentences, split_sentences, strip_span
 from qa._types import Span
 from tests.conftest import SEED, SHARED, shared_file, squad_articles
 
@@ -103,4 +103,46 @@ def test_faster_english_splits_exactly_as_pysbd_on_news_and_squad() -> None:
     texts = [a["text"] for a in squad_articles()[::7]] + bbc + [SEED.read_text(encoding="utf-8")]
     assert sum(map(len, texts)) > 700_000
     for text in texts:
-        assert split_sentences(text) == pysbd_reference(text)
+        assert pysbd_sentences(text) == pysbd_reference(text)
+
+
+def test_pieces_that_are_no_sentence_join_the_one_before() -> None:
+    text = (
+        'He said: "He\'ll use our money to buy it."\n\n'
+        "Last week's top film, Are We There Yet?, slipped to second place. "
+        "Sen. Rudy Boschwitz, R-Minn., said he would act. Sales fell 10%. Overall. sales across the industry also fell.\n\n"
+        "iPod sales rose. eBay gained. easyJet flew.\n\n"
+        "Across\n\nlower case opens this paragraph."
+    )
+    sentences = [text[s.start : s.end] for s in split_sentences(text)]
+    assert sentences == [
+        'He said: "He\'ll use our money to buy it."',
+        "Last week's top film, Are We There Yet?, slipped to second place.",
+        "Sen. Rudy Boschwitz, R-Minn., said he would act.",
+        "Sales fell 10%.",
+        "Overall. sales across the industry also fell.",
+        "iPod sales rose.",
+        "eBay gained.",
+        "easyJet flew.",
+        "Across",
+        "lower case opens this paragraph.",
+    ]
+    # pysbd alone leaves the rests apart: what is joined here is its own splitting.
+    assert len(pysbd_sentences(text)) > len(sentences)
+
+
+def test_joined_sentences_cover_pysbd_pieces_exactly_on_news() -> None:
+    with gzip.open(shared_file(SHARED / "data" / "news" / "bbc_news_2225.jsonl.gz"), "rt", encoding="utf-8") as lines:
+        texts = [json.loads(line)["text"] for line in itertools.islice(lines, 0, 2225, 5)]
+    joined = 0
+    for text in texts:
+        pieces, spans = pysbd_sentences(text), split_sentences(text)
+        joined += len(pieces) - len(spans)
+        # Every sentence starts and ends where pysbd's pieces do, and lies in one paragraph.
+        assert {s.start for s in spans} <= {p.start for p in pieces}
+        assert {s.end for s in spans} <= {p.end for p in pieces}
+        paras = paragraphs(text)
+        for span in spans:
+            assert any(p.start <= span.start and span.end <= p.end for p in paras)
+            assert any(ch.isalnum() for ch in text[span.start : span.end])
+    assert joined > 50  # about one piece in a hundred on BBC News
