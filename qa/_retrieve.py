@@ -75,7 +75,8 @@ RANK_FEATURES: tuple[str, ...] = (
 # sentence's coverage, rank score and article score added (0.89).
 # The fifth: the question names something (a word with a capital after its first, or a run of
 # them) that the corpus never writes: 70% of the dev set's out-of-corpus questions, 2% of its
-# answerable ones. Such a question is refused whatever the others say (`Ranker.supports`).
+# answerable ones. It weighs nearly as much as the cosine: such a question is refused unless
+# the others are strong, or a sentence holds half its words (`Ranker.supports`).
 # The sixth: the sentence holds the kind of thing asked for (a new figure for "How many...?",
 # a name for "Who...?"): out of fold on the news dev set it took the answerable questions
 # answered from 0.77 to 0.84 at the same out-of-corpus refusal, since a question the corpus
@@ -370,7 +371,7 @@ class Retriever:
         offers = offered(query, c.features[chosen])
         margin = margins(scores, articles, groups, chosen)
         figures = np.column_stack([cosine, match, held, question_level, offers, margin])
-        support = self.ranker.supports(figures, coverage, c.unknown_name)
+        support = self.ranker.supports(figures, coverage)
         hits = []
         for k, (i, row) in enumerate(zip(chosen, rows, strict=True)):
             article_row, start, end = self.index.sentences[row].tolist()

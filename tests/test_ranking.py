@@ -97,13 +97,12 @@ def test_linear_is_the_standardised_dot_product() -> None:
     assert np.allclose(model(x), expected)
 
 
-def test_a_sentence_holding_the_questions_words_answers_and_an_unknown_name_is_refused() -> None:
+def test_a_sentence_holding_half_the_questions_words_answers_whatever_the_rule_says() -> None:
     support = Linear(("a",), (0.0,), (1.0,), (1.0,), -1.0)  # value = a - 1
     ranker = Ranker(support, support, coverage_answers=0.5)
     figures = np.array([[0.2], [0.2], [3.0]])
     coverage = np.array([0.4, 0.6, 0.0])
-    assert ranker.supports(figures, coverage, unknown_name=0.0).tolist() == pytest.approx([-0.8, 0.0, 2.0])
-    assert ranker.supports(figures, coverage, unknown_name=1.0).tolist() == pytest.approx([-1.0, -1.0, -1.0])
+    assert ranker.supports(figures, coverage).tolist() == pytest.approx([-0.8, 0.0, 2.0])
 
 
 def test_a_sentence_undecided_on_a_figure_counts_the_fits_mean_for_it() -> None:
@@ -111,7 +110,7 @@ def test_a_sentence_undecided_on_a_figure_counts_the_fits_mean_for_it() -> None:
     support = Linear(("a", "b"), (2.0, 5.0), (1.0, 1.0), (1.0, 1.0), 0.0)
     ranker = Ranker(support, support, coverage_answers=1.0)
     figures = np.array([[3.0, np.nan], [3.0, 4.0]])
-    assert ranker.supports(figures, np.zeros(2), unknown_name=0.0).tolist() == pytest.approx([1.0, 0.0])
+    assert ranker.supports(figures, np.zeros(2)).tolist() == pytest.approx([1.0, 0.0])
 
 
 def test_margin_is_over_the_best_other_story_and_a_copy_is_not_one() -> None:

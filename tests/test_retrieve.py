@@ -94,7 +94,7 @@ def test_search_orders_by_the_rankers_score_and_supports_by_its_rule(engine: Eng
         figures = [hit.cosine, hit.match, hit.article_coverage, hit.unknown, hit.unknown_name, hit.offers, margin]
         assert hit.offers == offered(QUESTION, c.features[c.sentences == hit.row])[0]
         support = retriever.ranker.support(np.array([figures]))[0]
-        if hit.coverage >= retriever.ranker.coverage_answers and not hit.unknown_name:
+        if hit.coverage >= retriever.ranker.coverage_answers:
             support = max(support, 0.0)
         assert abs(hit.support - support) < 1e-5
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
