@@ -23,6 +23,9 @@ from ._types import Answer, Article, counted
 
 MAX_QUESTION_CHARS = 1000
 _UNDECODABLE = re.compile("[\ud800-\udfff]")
+# A question with no letter or digit in any script (only spaces, punctuation, zero-width or
+# control characters) asks nothing.
+_WORD = re.compile(r"[^\W_]")
 FOLLOW_UP_BOOST = 0.2  # added to fused chunk scores (0..1) of the articles cited last turn
 FOLLOW_UP_ODDS = 2.0  # log-odds added to the sentences of the articles the previous turn answered from
 # How often a long-lived engine reads CURRENT (one small file) to look for a new build.
@@ -53,6 +56,8 @@ def check_question(question: object) -> str:
     text = question.strip()
     if not text:
         raise InvalidQuestionError("the question is empty; type a question about the corpus")
+    if not _WORD.search(text):
+        raise InvalidQuestionError("the question has no words; type a question about the corpus")
     if len(text) > MAX_QUESTION_CHARS:
         raise InvalidQuestionError(f"the question is {len(text)} characters long; keep it under {MAX_QUESTION_CHARS}")
     return text

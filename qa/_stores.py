@@ -17,6 +17,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from ._errors import IndexNotFoundError
+
 if TYPE_CHECKING:
     from ._store import IndexData, Manifest, StoredIndex
 
@@ -76,4 +78,9 @@ def open_store(where: str | Path | Store) -> Store:
         return MilvusStore(text, token=os.environ.get("QA_STORE_TOKEN") or None)
     from ._store import FolderStore
 
-    return FolderStore(Path(text))
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise IndexNotFoundError(
+            f"{text!r} is a file, not an index folder; pass --index a folder (or a name ending in .db for Milvus Lite)"
+        )
+    return FolderStore(path)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import html
 import logging
+import socket
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -272,9 +274,9 @@ def create_app(engine: Engine, *, concurrency: int = CONCURRENCY, queue_size: in
         with gr.Row():
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(label="Chat", height=460, render_markdown=False, elem_id="chat")
-                question = gr.Textbox(
-                    label="Question", placeholder="Ask about the corpus…", elem_id="question", max_length=1000
-                )
+                # No max_length: the browser would cut a long paste short without a word; the
+                # handler's check warns instead.
+                question = gr.Textbox(label="Question", placeholder="Ask about the corpus…", elem_id="question")
                 with gr.Row():
                     send = gr.Button("Ask", variant="primary", elem_id="ask")
                     clear = gr.Button("New conversation")
@@ -314,12 +316,14 @@ def create_app(engine: Engine, *, concurrency: int = CONCURRENCY, queue_size: in
             context_view,
             api_visibility="private",
         )
-        clear.click(
-            lambda: ([], "", gr.update(choices=[], value=None, label="Sources"), [], "", []),
-            None,
-            outputs,
-            api_visibility="private",
-        )
+        # "New conversation" and the chat's own clear button both start afresh: sources too.
+        for cleared in (clear.click, chatbot.clear):
+            cleared(
+                lambda: ([], "", gr.update(choices=[], value=None, label="Sources"), [], "", []),
+                None,
+                outputs,
+                api_visibility="private",
+            )
         gr.api(handlers.ask, api_name="ask")  # type: ignore[attr-defined]
         gr.api(handlers.chat, api_name="chat")  # type: ignore[attr-defined]
     demo.queue(max_size=queue_size, default_concurrency_limit=concurrency)
@@ -337,8 +341,15 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-def serve(index_dir: str, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None) -> None:
-    """Load the index and serve the chat UI and API until interrupted."""
+def serve(
+    index_dir: str,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: str | None = None,
+    ready: Callable[[], object] | None = None,
+) -> None:
+    """Load the index and serve the chat UI and API until interrupted; `ready` is called once
+    the server listens (so "Serving ..." is never said of a server that did not start)."""
     credentials = parse_auth(auth)
     # One line each on stderr: refused requests, and each newly published build the engine
     # serves (or cannot serve).
@@ -349,7 +360,10 @@ def serve(index_dir: str, host: str = "127.0.0.1", port: int = 7860, auth: str |
         qa_log.addHandler(handler)
         qa_log.setLevel(logging.INFO)
     demo = create_app(Engine(index_dir))
-    launch(demo, host, port, credentials)
+    launch(demo, host, port, credentials, block=False)
+    if ready is not None:
+        ready()
+    demo.block_thread()
 
 
 def launch(
@@ -358,9 +372,19 @@ def launch(
     """Start the server with settings fit for one: no telemetry, uploads, monitoring or SSR;
     plain API calls may leave out inputs that have defaults (qa._http)."""
     try:
+        socket.getaddrinfo(host, port)
+    except OSError as exc:
+        raise QAError(
+            f"cannot serve on {host}: no such address ({exc.strerror}); pass --host 127.0.0.1 or one of this machine's"
+        ) from exc
+    try:
         _launch(demo, host, port, credentials, block)
     except OSError as exc:
-        raise QAError(f"cannot serve on {host}:{port} ({exc}); is another server using it? pass --port N") from exc
+        # Gradio's own message names its settings (GRADIO_SERVER_PORT, launch()), not qa's.
+        raise QAError(
+            f"cannot serve on {host}:{port}: the port is in use (is another server using it?) or the address is "
+            "not this machine's; pass --port N or --host ADDRESS"
+        ) from exc
 
 
 def forget_plain_call(server: Any, event_id: str) -> None:

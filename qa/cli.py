@@ -196,8 +196,10 @@ def serve(index_dir: str, host: str, port: int, auth: str | None) -> None:
     """Serve the chat UI and the Gradio API."""
     from .app import serve as serve_app
 
-    click.echo(f"Serving http://{host}:{port} (API: /ask, /chat); Ctrl+C to stop", err=True)
-    serve_app(index_dir, host=host, port=port, auth=auth)
+    def ready() -> None:
+        click.echo(f"Serving http://{host}:{port} (API: /ask, /chat); Ctrl+C to stop", err=True)
+
+    serve_app(index_dir, host=host, port=port, auth=auth, ready=ready)
 
 
 @main.command(name="eval")

@@ -297,6 +297,33 @@ def test_browser_chat_with_follow_up_and_highlighted_source(server: str, browser
     page.close()
 
 
+def test_browser_chats_clear_button_starts_afresh_and_a_long_question_is_warned_not_cut(
+    server: str, browser: Any
+) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server)
+    ask_in_page(page, FIRST)
+    page.wait_for_selector("#context .highlighted", timeout=60_000)
+    # The chat's own clear button empties the sources and the searched query as well.
+    page.click("#chat button[aria-label='Clear']")
+    page.wait_for_function(
+        "() => document.querySelector('#searched textarea').value === ''"
+        " && !document.querySelector('#context .highlighted')"
+        " && document.querySelectorAll('#sources label').length === 0",
+        timeout=30_000,
+    )
+    # A pasted question over the limit stays whole in the box and is warned about.
+    long = "Who is Witkoff? " * 94
+    page.fill("#question textarea", long)
+    assert len(page.input_value("#question textarea")) == len(long) > 1000
+    page.click("#ask")
+    page.wait_for_function(
+        "() => document.body.innerText.includes('characters long; keep it under 1000')", timeout=60_000
+    )
+    assert "Witkoff" not in page.inner_text("#chat")
+    page.close()
+
+
 def test_browser_markup_question_shows_as_typed_and_the_next_turn_works(server: str, browser: Any) -> None:
     # 900 characters as typed, over the 1,000-character limit once escaped: the chat must keep
     # the question the user typed, show it as text, and answer the turn after it.

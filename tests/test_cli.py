@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,8 @@ def test_ask_file_answers_one_json_line_per_question(seed_index: Path, tmp_path:
     [
         (("ask", "anything", "--index", "{tmp}/none"), "qa: error: no index in"),
         (("ask", "   ", "--index", "{tmp}/none"), "qa: error: the question is empty"),
+        (("ask", "\u200b?\x1b", "--index", "{seed}"), "qa: error: the question has no words"),
+        (("ask", "anything", "--index", "{seed}/CURRENT"), "qa: error: '"),
         (("build", "--corpus", "{tmp}/nowhere", "--index", "{tmp}/i"), "qa: error: corpus "),
         (("build", "--corpus", "{tmp}", "--index", "{tmp}/i"), "qa: error: no readable articles"),
         (("ask", "q", "--index", "{seed}", "--model", "other/model"), "qa: error: index"),
@@ -171,3 +174,16 @@ def test_build_reports_an_unreadable_date_and_builds_the_article(tmp_path: Path)
     assert "qa: ignored a field of cup.md: date 'sometime last week' is not understood" in result.stderr
     assert "the article is kept without a date" in result.stderr
     assert "9 articles" in result.stdout and "0 skipped," in result.stdout
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_never_says_serving(seed_index: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = qa("serve", "--index", str(seed_index), "--port", str(port))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"qa: error: cannot serve on 127.0.0.1:{port}: the port is in use (is another server using it?) or the "
+        "address is not this machine's; pass --port N or --host ADDRESS"
+    ]
