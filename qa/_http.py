@@ -82,6 +82,11 @@ class Gate:
             payload = json.loads(body)
         except ValueError:
             payload = None  # Gradio answers malformed JSON itself
+        if isinstance(payload, dict) and not isinstance(payload.get("data"), list):
+            # Gradio would answer with its request model's raw validation error.
+            needed = ", ".join(n for n, default in self.inputs[name] if default is _REQUIRED)
+            await _reply(send, 422, f'/{name} takes its inputs as a "data" list: post {{"data": [{needed}]}}')
+            return
         if isinstance(payload, dict) and isinstance(payload.get("data"), list):
             inputs = self.inputs[name]
             missing = inputs[len(payload["data"]) :]

@@ -68,7 +68,10 @@ def user_questions(history: Any) -> list[str]:
             raise InvalidQuestionError('each history message must be {"role": "user" | "assistant", "content": str}')
         text = _text(message.get("content"))
         if not text.strip():
-            raise InvalidQuestionError("each history message needs text content; send its words, not an empty part")
+            raise InvalidQuestionError(
+                'each history message needs text content: a string, a {"text": ...} part or a list of them, '
+                "holding its words; this one holds none"
+            )
         if message["role"] == "user":
             questions.append(text)
     return questions

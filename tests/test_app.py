@@ -109,6 +109,7 @@ def nested(depth: int) -> Any:
         (lambda h: h.chat("hi", [{"role": "robot", "content": "x"}]), "role"),
         (lambda h: h.chat("hi", [{"role": "user", "content": None}]), "needs text content"),
         (lambda h: h.chat("hi", [{"role": "user", "content": [{"type": "file", "path": "x"}]}]), "needs text content"),
+        (lambda h: h.chat("hi", [{"role": "user", "content": {"a": {"b": "x"}}}]), "holds none"),
         (lambda h: h.chat("hi", [{"role": "user", "content": nested(2000)}]), "nested too deeply"),
     ],
 )
@@ -438,6 +439,12 @@ def test_plain_http_without_the_question_says_what_to_send(served: tuple[str, Pa
         assert caught.value.code == 422
         detail = json.loads(caught.value.read())["detail"]
         assert detail == f'/{endpoint} needs its {needed}: post {{"data": [{needed}]}}'
+        for body in ({}, {"data": "who is Witkoff?"}):
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                post(f"{url}gradio_api/call/{endpoint}", body)
+            assert caught.value.code == 422
+            detail = json.loads(caught.value.read())["detail"]
+            assert detail == f'/{endpoint} takes its inputs as a "data" list: post {{"data": [{needed}]}}'
 
 
 def test_a_rejected_request_is_one_log_line_without_a_traceback(served: tuple[str, Path, Path]) -> None:
