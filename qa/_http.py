@@ -49,6 +49,11 @@ class Gate:
     ) -> None:
         self.app = app
         self.inputs = {name: defaults_of(handler) for name, handler in endpoints.items()}
+        # What a refused post is told to send: the endpoint's required inputs, in order.
+        self.shapes = {
+            name: f'post {{"data": [{", ".join(n for n, default in inputs if default is _REQUIRED)}]}}'
+            for name, inputs in self.inputs.items()
+        }
         self.forget = forget
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,18 +87,15 @@ class Gate:
             payload = json.loads(body)
         except ValueError:
             payload = None  # Gradio answers malformed JSON itself
-        if isinstance(payload, dict) and not isinstance(payload.get("data"), list):
-            # Gradio would answer with its request model's raw validation error.
-            needed = ", ".join(n for n, default in self.inputs[name] if default is _REQUIRED)
-            await _reply(send, 422, f'/{name} takes its inputs as a "data" list: post {{"data": [{needed}]}}')
-            return
-        if isinstance(payload, dict) and isinstance(payload.get("data"), list):
-            inputs = self.inputs[name]
-            missing = inputs[len(payload["data"]) :]
+        if isinstance(payload, dict):
+            if not isinstance(payload.get("data"), list):
+                # Gradio would answer with its request model's raw validation error.
+                await _reply(send, 422, f'/{name} takes its inputs as a "data" list: {self.shapes[name]}')
+                return
+            missing = self.inputs[name][len(payload["data"]) :]
             required = [n for n, default in missing if default is _REQUIRED]
             if required:
-                needed = ", ".join(n for n, default in inputs if default is _REQUIRED)
-                await _reply(send, 422, f'/{name} needs its {required[0]}: post {{"data": [{needed}]}}')
+                await _reply(send, 422, f"/{name} needs its {required[0]}: {self.shapes[name]}")
                 return
             if missing:
                 payload["data"] = [*payload["data"], *(default for _, default in missing)]
