@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 class QAError(Exception):
     """Base of every error `qa` raises on purpose; its message is meant for the user."""
@@ -37,3 +39,13 @@ class BuildError(QAError):
 
 class InvalidFilterError(QAError):
     """A date, source or recency filter cannot be read, or no article matches it."""
+
+
+def as_sent(value: object) -> str:
+    """A caller's value quoted in a message as it was sent over the API: JSON (`true`, `null`,
+    `"many"`), escaped so it can carry no control character into a log line; Python's repr only
+    for what JSON cannot hold."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)

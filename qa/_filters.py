@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from ._dates import bound, timestamp
-from ._errors import InvalidFilterError
+from ._errors import InvalidFilterError, as_sent
 from ._types import Article
 
 DAY_SECONDS = 86_400.0
@@ -130,7 +130,7 @@ def _names(value: object) -> list[str]:
         return []
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
-        raise InvalidFilterError(f"sources must be a list of source names, not {value!r}")
+        raise InvalidFilterError(f"sources must be a list of source names, not {as_sent(value)}")
     return list(dict.fromkeys(v.strip() for v in items if v.strip()))
 
 
@@ -144,5 +144,5 @@ def _half_life(value: object) -> float | None:
     except ValueError:
         days = math.nan
     if not math.isfinite(days) or days <= 0:
-        raise InvalidFilterError(f"recency_days must be a positive number of days (a half-life), not {value!r}")
+        raise InvalidFilterError(f"recency_days must be a positive number of days (a half-life), not {as_sent(value)}")
     return days

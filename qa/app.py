@@ -17,7 +17,7 @@ from typing import Any
 from ._answer import context
 from ._conversation import example_questions
 from ._engine import Engine
-from ._errors import InvalidQuestionError, QAError
+from ._errors import InvalidQuestionError, QAError, as_sent
 from ._gradio import gr
 from ._http import Gate
 from ._types import Answer, Citation, also_in, counted
@@ -84,7 +84,7 @@ def whole_top(value: object) -> int:
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise InvalidQuestionError(f"top must be a whole number from 1 to 20, not {value!r}")
+    raise InvalidQuestionError(f"top must be a whole number from 1 to 20, not {as_sent(value)}")
 
 
 def source_label(c: Citation, nearest: bool = False) -> str:

@@ -30,12 +30,35 @@ MODEL = click.option(
 )
 
 
+class _UsageLine(click.ClickException):
+    """A usage error shown as one `qa: error:` line (Click's own prints a four-line usage block)."""
+
+    exit_code = 2
+
+    def __init__(self, error: click.UsageError) -> None:
+        message = " ".join(error.format_message().split()).replace(". (Did you mean", " (did you mean").rstrip(".")
+        command = error.ctx.command_path if error.ctx is not None else "qa"
+        super().__init__(f"{message}; see '{command} --help'")
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"qa: error: {self.message}", err=True)
+
+
 class _Group(click.Group):
-    """Turns a `QAError` into `qa: error: ...` and exit status 1, never a traceback."""
+    """Turns a `QAError` into `qa: error: ...` and exit status 1, never a traceback; usage errors
+    are one line too, with exit status 2."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise _UsageLine(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _UsageLine(exc) from None
         except QAError as exc:
             click.echo(f"qa: error: {exc}", err=True)
             ctx.exit(1)

@@ -100,10 +100,10 @@ def nested(depth: int) -> Any:
         (lambda h: h.ask("   "), "empty"),
         (lambda h: h.ask("x" * 5000), "5000 characters"),
         (lambda h: h.ask(["not", "text"]), "must be text"),
-        (lambda h: h.ask("ok?", "many"), "top must be a whole number from 1 to 20, not 'many'"),
-        (lambda h: h.ask("ok?", None), "top must be a whole number from 1 to 20, not None"),
+        (lambda h: h.ask("ok?", "many"), 'top must be a whole number from 1 to 20, not "many"'),
+        (lambda h: h.ask("ok?", None), "top must be a whole number from 1 to 20, not null"),
         (lambda h: h.ask("ok?", 2.7), "top must be a whole number from 1 to 20, not 2.7"),
-        (lambda h: h.ask("ok?", True), "top must be a whole number from 1 to 20, not True"),
+        (lambda h: h.ask("ok?", True), "top must be a whole number from 1 to 20, not true"),
         (lambda h: h.ask("ok?", 0), "top must be between 1 and 20"),
         (lambda h: h.chat("hi", "not a list"), "history must be a list"),
         (lambda h: h.chat("hi", [{"role": "robot", "content": "x"}]), "role"),
@@ -458,7 +458,7 @@ def test_a_rejected_request_is_one_log_line_without_a_traceback(served: tuple[st
     logged = [line for line in lines if marker in line]
     assert len(logged) == 1
     assert logged[0].endswith(
-        f"qa serve: /ask rejected: top must be a whole number from 1 to 20, not '{marker}\\n\\x1b[31m'"
+        f'qa serve: /ask rejected: top must be a whole number from 1 to 20, not "{marker}\\n\\u001b[31m"'
     )
     assert any(
         line.endswith("qa serve: /chat rejected: the question is empty; type a question about the corpus")

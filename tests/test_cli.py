@@ -90,6 +90,23 @@ def test_errors_are_one_clear_line(args: tuple[str, ...], message: str, tmp_path
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("ask", "--bogus", "q"), "qa: error: No such option '--bogus'; see 'python -m qa ask --help'"),
+        (("ask", "--top", "0", "q"), "qa: error: Invalid value for '--top': 0 is not in the range"),
+        (("ask",), "qa: error: give either a QUESTION or --file FILE; see 'python -m qa ask --help'"),
+        (("nosuch",), "qa: error: No such command 'nosuch'; see 'python -m qa --help'"),
+        (("--bogus",), "qa: error: No such option '--bogus'"),
+    ],
+)
+def test_usage_errors_are_one_line_too(args: tuple[str, ...], message: str) -> None:
+    result = qa(*args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_a_line_that_is_not_utf8_is_its_own_error_and_the_rest_are_answered(seed_index: Path, tmp_path: Path) -> None:
     questions = tmp_path / "q.txt"
     questions.write_bytes(b"what guarantees did Russia demand?\nbad \xff\xfe bytes?\nWho is Witkoff?\n")
