@@ -204,11 +204,13 @@ _PUNCTUATION = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}
 # among a text's words rather than matched by one alternation: that regex, run over every
 # candidate of a "how many" question, cost about 40 microseconds a sentence.
 _DIGITS = re.compile(r"\d[\d,.]*\d|\d")
-_NUMBER_WORDS = frozenset(
-    "two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen"
-    " eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand dozen million"
-    " billion trillion".split()
-)
+# fmt: off
+_NUMBER_WORDS = frozenset({
+    "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
+    "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty",
+    "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "dozen", "million", "billion", "trillion",
+})
+# fmt: on
 
 
 def retellings(texts: Sequence[str]) -> list[tuple[int, int]]:
@@ -605,9 +607,7 @@ class Retriever:
             elif wanted == "number":
                 # A figure the question does not already give ("in 2004" asks, it does not answer).
                 given = _figures(question)
-                columns[name] = np.array(
-                    [bool(_figures(t) - given) for t in texts], dtype=np.float64
-                )
+                columns[name] = np.array([bool(_figures(t) - given) for t in texts], dtype=np.float64)
             elif wanted in TEXT_TYPES:
                 columns[name] = np.array([has_type(wanted, t) for t in texts], dtype=np.float64)
             else:
