@@ -143,6 +143,13 @@ def test_a_retelling_joins_its_sentences_group_and_other_figures_do_not() -> Non
     order = np.random.default_rng(0).permutation(len(texts))
     shuffled = join(groups[order], retellings([texts[i] for i in order]))
     assert shuffled.tolist() == join(groups, retellings(texts))[order].tolist()
+    # Figures written as words count as figures; their case does not.
+    words = [
+        "Twenty-eight people died in the fire at the mill on Monday.",
+        "Twenty-nine people died in the fire at the mill on Monday.",
+        "twenty-eight people died in the fire at the mill on Monday",
+    ]
+    assert retellings(words) == [(0, 2)]
 
 
 def test_the_shipped_ranker_scores_this_qas_features(tmp_path: Path) -> None:
