@@ -162,7 +162,7 @@ class MilvusStore:
         found = _BUILD.match(target)
         if found is None:
             raise IndexCorruptError(
-                f"alias {ALIAS!r} in {self.uri} names {target!r}, not a qa build; rebuild with `qa build --store {self.uri}`"
+                f"alias {ALIAS!r} in {self.uri} names {target!r}, not a qa build; rebuild with `qa build --corpus <its corpus> --store {self.uri}`"
             )
         return found.group(1)
 
@@ -192,7 +192,7 @@ class MilvusStore:
         rows = self._query(_data(name), "id == 0", ["data"])
         if not rows:
             raise IndexCorruptError(
-                f"build {name} in {self.uri} has no manifest; rebuild with `qa build --store {self.uri}`"
+                f"build {name} in {self.uri} has no manifest; rebuild with `qa build --corpus <its corpus> --store {self.uri}`"
             )
         return _store.parse_manifest(self.uri, f"{self.uri} ({_data(name)})", str(rows[0]["data"]))
 
@@ -202,7 +202,7 @@ class MilvusStore:
             properties = self.client.describe_collection(_data(name)).get("properties") or {}
         except MilvusException as exc:
             raise IndexCorruptError(
-                f"Milvus at {self.uri} cannot read {_data(name)} ({exc.message}); rebuild with `qa build --store {self.uri}`"
+                f"Milvus at {self.uri} cannot read {_data(name)} ({exc.message}); rebuild with `qa build --corpus <its corpus> --store {self.uri}`"
             ) from exc
         if PROPERTY not in properties:
             return _Build(chunks=name, generation=None)
@@ -211,7 +211,7 @@ class MilvusStore:
         except (ValueError, TypeError) as exc:
             raise IndexCorruptError(
                 f"build {name} in {self.uri} does not say where its chunks are ({exc}); "
-                f"rebuild with `qa build --full --store {self.uri}`"
+                f"rebuild with `qa build --full --corpus <its corpus> --store {self.uri}`"
             ) from exc
 
     def _tables(self, name: str, manifest: Manifest, search: bool) -> tuple[IndexData, np.ndarray]:
@@ -237,12 +237,12 @@ class MilvusStore:
                 )
             except (ValueError, OSError, tarfile.TarError) as exc:
                 raise IndexCorruptError(
-                    f"build {name} in {self.uri} has damaged tables ({exc}); rebuild with `qa build --store {self.uri}`"
+                    f"build {name} in {self.uri} has damaged tables ({exc}); rebuild with `qa build --corpus <its corpus> --store {self.uri}`"
                 ) from exc
             if numbers.shape != (manifest.articles,):
                 raise IndexCorruptError(
                     f"build {name} in {self.uri} numbers {len(numbers)} articles, not its manifest's "
-                    f"{manifest.articles}; rebuild with `qa build --full --store {self.uri}`"
+                    f"{manifest.articles}; rebuild with `qa build --full --corpus <its corpus> --store {self.uri}`"
                 )
             return _store.read_tables(self.uri, Path(folder), manifest, search, mmap=False), numbers
 
@@ -252,7 +252,7 @@ class MilvusStore:
             rows: list[dict[str, Any]] = self.client.query(collection, filter=expression, output_fields=fields)
         except MilvusException as exc:
             raise IndexCorruptError(
-                f"Milvus at {self.uri} cannot read {collection} ({exc.message}); rebuild with `qa build --store {self.uri}`"
+                f"Milvus at {self.uri} cannot read {collection} ({exc.message}); rebuild with `qa build --corpus <its corpus> --store {self.uri}`"
             ) from exc
         return rows
 
@@ -647,7 +647,7 @@ class MilvusIndex(StoredIndex):
         if len(wanted) and (not len(self._keys) or (self._keys[at] != wanted).any()):
             raise IndexCorruptError(
                 f"Milvus at {self._store.uri} returned chunks build {self.name} does not hold; "
-                f"rebuild with `qa build --full --store {self._store.uri}`"
+                f"rebuild with `qa build --full --corpus <its corpus> --store {self._store.uri}`"
             )
         return np.asarray(self._order[at], dtype=np.int64)
 

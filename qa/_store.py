@@ -279,7 +279,7 @@ def acquire(root: Path) -> Lease:
         except FileNotFoundError:
             if current_name(root) == name:
                 raise IndexCorruptError(
-                    f"{root}/CURRENT names build {name!r}, which is missing; rebuild with `qa build --index {root}`"
+                    f"{root}/CURRENT names build {name!r}, which is missing; rebuild with `qa build --corpus <its corpus> --index {root}`"
                 ) from None
             continue  # collected after a newer build was published: follow CURRENT again
         if fd is None:
@@ -295,7 +295,7 @@ def acquire(root: Path) -> Lease:
             if not (folder / "manifest.json").is_file():
                 os.close(fd)
                 raise IndexCorruptError(
-                    f"{folder}/manifest.json is missing, so that build is incomplete; rebuild with `qa build --index {root}`"
+                    f"{folder}/manifest.json is missing, so that build is incomplete; rebuild with `qa build --corpus <its corpus> --index {root}`"
                 )
             return Lease(folder, name, fd)
         os.close(fd)
@@ -322,10 +322,12 @@ def current_name(root: Path) -> str:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise IndexCorruptError(
-            f"{root}/CURRENT is unreadable ({exc}); rebuild with `qa build --index {root}`"
+            f"{root}/CURRENT is unreadable ({exc}); rebuild with `qa build --corpus <its corpus> --index {root}`"
         ) from exc
     if not name or "/" in name or name.startswith("."):
-        raise IndexCorruptError(f"{root}/CURRENT does not name a build; rebuild with `qa build --index {root}`")
+        raise IndexCorruptError(
+            f"{root}/CURRENT does not name a build; rebuild with `qa build --corpus <its corpus> --index {root}`"
+        )
     return name
 
 
@@ -465,7 +467,9 @@ def _manifest(root: Path, folder: Path) -> Manifest:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise IndexCorruptError(f"{path} is unreadable ({exc}); rebuild with `qa build --index {root}`") from exc
+        raise IndexCorruptError(
+            f"{path} is unreadable ({exc}); rebuild with `qa build --corpus <its corpus> --index {root}`"
+        ) from exc
     return parse_manifest(root, path, text)
 
 
@@ -474,27 +478,31 @@ def parse_manifest(root: Path | str, path: Path | str, text: str) -> Manifest:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise IndexCorruptError(f"{path} is unreadable ({exc}); rebuild with `qa build --index {root}`") from exc
+        raise IndexCorruptError(
+            f"{path} is unreadable ({exc}); rebuild with `qa build --corpus <its corpus> --index {root}`"
+        ) from exc
     if not isinstance(raw, dict):
-        raise IndexCorruptError(f"{path} is not a manifest (a JSON object); rebuild with `qa build --index {root}`")
+        raise IndexCorruptError(
+            f"{path} is not a manifest (a JSON object); rebuild with `qa build --corpus <its corpus> --index {root}`"
+        )
     version = raw.get("format_version")
     if version != FORMAT_VERSION:
         raise IndexMismatchError(
             f"index {str(root)!r} has format version {version!r} but this qa reads version {FORMAT_VERSION}; "
-            f"rebuild it with `qa build --index {root}`"
+            f"rebuild it with `qa build --corpus <its corpus> --index {root}`"
         )
     for key, value in raw.items():
         wanted = _MANIFEST_TYPES.get(key)
         if wanted is not None and (not isinstance(value, wanted) or isinstance(value, bool)):
             raise IndexCorruptError(
                 f"{path}: {key} is {value!r}, not a {getattr(wanted, '__name__', 'number')}; "
-                f"rebuild with `qa build --index {root}`"
+                f"rebuild with `qa build --corpus <its corpus> --index {root}`"
             )
     try:
         return Manifest(**raw)
     except TypeError as exc:
         raise IndexMismatchError(
-            f"index {str(root)!r} has an unexpected manifest ({exc}); rebuild it with `qa build --index {root}`"
+            f"index {str(root)!r} has an unexpected manifest ({exc}); rebuild it with `qa build --corpus <its corpus> --index {root}`"
         ) from exc
 
 
@@ -505,7 +513,7 @@ def _read(root: Path | str, path: Path, reader: Callable[[Path], T]) -> T:
     except Exception as exc:  # numpy, FAISS and bm25s each fail their own way on a damaged file
         detail = str(exc).splitlines()[0] if str(exc) else ""
         raise IndexCorruptError(
-            f"{path} is unreadable ({type(exc).__name__}: {detail}); rebuild with `qa build --index {root}`"
+            f"{path} is unreadable ({type(exc).__name__}: {detail}); rebuild with `qa build --corpus <its corpus> --index {root}`"
         ) from exc
 
 
@@ -540,7 +548,9 @@ def _load(root: Path, lease: Lease, search: bool, check: Callable[[Manifest], No
         path = folder / "chunks.faiss"
         vector_index = _read(root, path, lambda p: faiss.read_index(str(p)))
         if vector_index.ntotal != manifest.chunks or vector_index.d != manifest.dimensions:
-            raise IndexCorruptError(f"{path} does not match the manifest; rebuild with `qa build --index {root}`")
+            raise IndexCorruptError(
+                f"{path} does not match the manifest; rebuild with `qa build --corpus <its corpus> --index {root}`"
+            )
         _tune(vector_index)
     return StoredIndex(folder, manifest, data, vector_index, lease)
 
@@ -599,7 +609,7 @@ def _check(root: Path | str, folder: Path, manifest: Manifest, data: IndexData) 
     for name, (found, wanted) in expected.items():
         if found != wanted:
             raise IndexMismatchError(
-                f"{folder / name}: {found} does not match the manifest's {wanted}; rebuild it with `qa build --index {root}`"
+                f"{folder / name}: {found} does not match the manifest's {wanted}; rebuild it with `qa build --corpus <its corpus> --index {root}`"
             )
 
 

@@ -29,7 +29,7 @@ _URI = re.compile(r"^https?://", re.IGNORECASE)
 class Store(Protocol):
     """A place that holds builds of an index and names one of them current."""
 
-    location: str  # for messages: `qa build --index <location>` rebuilds it
+    location: str  # for messages: `qa build --corpus <its corpus> --index <location>` rebuilds it
 
     def lock(self) -> AbstractContextManager[None]:
         """Held by a build while it writes, so two builds never interleave their publications."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -78,7 +79,10 @@ def test_missing_and_damaged_indexes_are_clear_errors(seed_corpus: Path, tmp_pat
     fake_build(seed_corpus, index)
     folder = resolve(index)
     (folder / "sentences.npy").unlink()
-    with pytest.raises(IndexCorruptError, match="rebuild"):
+    # The hint names the corpus: a bare `qa build` reads ./corpus and would replace this index.
+    with pytest.raises(
+        IndexCorruptError, match=re.escape(f"rebuild with `qa build --corpus <its corpus> --index {index}`")
+    ):
         load_index(index)
     (index / CURRENT).write_text("no-such-build\n")
     with pytest.raises(IndexCorruptError, match="missing"):
