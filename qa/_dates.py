@@ -42,11 +42,12 @@ def iso_date(value: object) -> str:
 
 
 def _parse(text: str) -> str | None:
-    if len(text) == _DAY_CHARS:
-        try:
-            return date.fromisoformat(text).isoformat()
-        except ValueError:
-            pass
+    try:
+        # A day in any ISO 8601 form ("2025-03-17", "20250317", "2025-W12-1") stays a day;
+        # datetime.fromisoformat would read it as that day's midnight.
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
     try:
         # Python 3.11 reads ISO 8601's common forms, "Z" included.
         return _iso(datetime.fromisoformat(text))

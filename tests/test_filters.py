@@ -42,6 +42,9 @@ def test_filters_act_inside_retrieval(dated_engine: Engine, filters: dict[str, o
 def test_a_date_range_keeps_only_its_articles(dated_engine: Engine) -> None:
     answer = dated_engine.ask(ACME, since="2024-01-13", until="13-JAN-2024", top=5)
     assert {c.article_id for c in (*answer.citations, *answer.nearest)} == {"wire-3"}
+    # ISO 8601's basic form names a day too: until takes in all of it (wire-3 is dated 09:03).
+    basic = dated_engine.ask(ACME, since="20240113", until="20240113", top=5)
+    assert {c.article_id for c in (*basic.citations, *basic.nearest)} == {"wire-3"}
     # An undated article (cup.md's date was unreadable) is in no date range, but a source filter keeps it.
     cup = dated_engine.ask("Who won the cup final?", sources=["Daily Planet"])
     assert cup.citations[0].article_id == "cup.md" and cup.citations[0].date is None
