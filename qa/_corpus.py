@@ -11,13 +11,14 @@ import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ._dates import iso_date
-from ._errors import CorpusError
+from ._errors import CorpusError, as_sent
 from ._html import HTML_SUFFIXES, read_page
 from ._types import Article, Skipped
 
@@ -231,17 +232,28 @@ class _Read:
 
 
 def _meta(fields: dict[str, Any]) -> tuple[dict[str, str | None], tuple[str, ...]]:
-    """The optional fields of a front matter, JSONL record or page; a date is stored as ISO 8601."""
+    """The optional fields of a front matter, JSONL record or page, and what was wrong with them
+    (title included); a date is stored as ISO 8601."""
+    problems = [p for k in ("title", *META_FIELDS) if k != "date" and (p := _not_text(k, fields.get(k)))]
     meta = {k: _str_or_none(fields.get(k)) for k in META_FIELDS}
     raw = fields.get("date")
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return meta, ()
+        return meta, tuple(problems)
     try:
         meta["date"] = iso_date(raw)
     except ValueError as exc:
         meta["date"] = None
-        return meta, (f"{exc}; the article is kept without a date",)
-    return meta, ()
+        problems.append(f"{exc}; the article is kept without a date")
+    return meta, tuple(problems)
+
+
+def _not_text(name: str, value: object) -> str | None:
+    """Why a title, source or url field cannot be stored, or None. A number or a date is written
+    as text (YAML reads `title: 1984` as a number); a list, mapping or true/false is not a name:
+    storing its Python text would cite "['Wire', 'AP']" as a source."""
+    if value is None or (isinstance(value, str | int | float | date) and not isinstance(value, bool)):
+        return None
+    return f"{name} {as_sent(value)[:60]} is not text; the article is kept without it"
 
 
 def _read_file(path: Path, rel: str) -> Iterator[tuple[str, _Read | Skipped]]:
@@ -349,7 +361,7 @@ def _read_jsonl(text: str, rel: str) -> Iterator[tuple[str, _Read | Skipped]]:
 
 
 def _str_or_none(value: object) -> str | None:
-    if value is None:
+    if value is None or _not_text("", value):
         return None
     text = str(value).strip()
     return text or None

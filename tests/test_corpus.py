@@ -252,6 +252,26 @@ def test_an_unreadable_date_is_reported_and_the_article_still_reads(tmp_path: Pa
     assert "'the 5th of May' is not understood" in reasons["e.md"]
 
 
+def test_a_field_that_is_no_text_is_reported_not_stored_as_python_text(tmp_path: Path) -> None:
+    records = [
+        {"id": "a", "text": "Alpha.", "source": ["Wire", "AP"], "url": {"href": "x"}, "title": ["A", "B"]},
+        {"id": 7, "text": "Beta.", "source": "Wire", "title": 1984, "url": True},
+    ]
+    write(tmp_path, "bulk.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
+    write(tmp_path, "c.md", "---\ntitle: [1, 2]\nsource: 2024-01-01\n---\nGamma.\n")
+    corpus = read_corpus(tmp_path)
+    fields = [(a.id, a.title, a.source, a.url) for a in corpus.articles]
+    assert fields == [("a", "Alpha.", None, None), ("7", "1984", "Wire", None), ("c.md", "Gamma.", "2024-01-01", None)]
+    reasons = sorted((s.path, s.reason) for s in corpus.ignored)
+    assert reasons == [
+        ("bulk.jsonl:1", 'source ["Wire", "AP"] is not text; the article is kept without it'),
+        ("bulk.jsonl:1", 'title ["A", "B"] is not text; the article is kept without it'),
+        ("bulk.jsonl:1", 'url {"href": "x"} is not text; the article is kept without it'),
+        ("bulk.jsonl:2", "url true is not text; the article is kept without it"),
+        ("c.md", "title [1, 2] is not text; the article is kept without it"),
+    ]
+
+
 def test_reuters_dates_flow_through(tmp_path: Path) -> None:
     from tests.conftest import SHARED, shared_file
 
