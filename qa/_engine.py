@@ -6,6 +6,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,9 +123,10 @@ class Engine:
 
     A long-lived engine follows the index: at most every `reload_every` seconds an ask reads
     CURRENT, and when a newer build has been published a background thread loads it and swaps
-    it in. Asks in flight finish on the build they started with; the old build is closed once
-    the last of them finishes, and its folder removed once no process holds it. `None` turns
-    this off (as does pointing at a build folder rather than an index folder).
+    it in; `watch()` looks between asks as well (as `qa serve` does). Asks in flight finish on
+    the build they started with; the old build is closed once the last of them finishes, and
+    its folder removed once no process holds it. `None` turns this off (as does pointing at a
+    build folder rather than an index folder).
     """
 
     def __init__(
@@ -157,6 +159,7 @@ class Engine:
         self._lock = threading.Lock()  # guards `_serving` and its users count
         self._reloading = threading.Lock()  # one load at a time, so builds are served in order
         self._failed: str | None = None  # a build that could not be loaded; not tried again
+        self._watching = False
 
     @property
     def index(self) -> _store.StoredIndex:
@@ -210,6 +213,28 @@ class Engine:
         if name in (self._serving.index.name, self._failed) or not self._reloading.acquire(blocking=False):
             return
         threading.Thread(target=self._reload_in_background, args=(name,), name="qa-reload", daemon=True).start()
+
+    def watch(self) -> None:
+        """Follow the index between asks too: a daemon thread looks at CURRENT every
+        `reload_every` seconds. Without it an idle server sees a new build only when the next
+        ask arrives, and answers from the build before until the new one has loaded (and keeps
+        the old folder on disk till then). The thread holds the engine weakly and ends with it
+        or with `close`."""
+        if self._reload_every is None or self._watching:
+            return
+        self._watching = True
+        engine, every = weakref.ref(self), self._reload_every
+
+        def run() -> None:
+            while True:
+                time.sleep(every)
+                watched = engine()
+                if watched is None or watched._reload_every is None:
+                    return
+                watched._poll()
+                del watched
+
+        threading.Thread(target=run, name="qa-watch", daemon=True).start()
 
     def _reload_in_background(self, name: str) -> None:
         try:

@@ -362,7 +362,9 @@ def serve(
         handler.setFormatter(logging.Formatter("%(asctime)s qa serve: %(message)s", "%Y-%m-%d %H:%M:%S"))
         qa_log.addHandler(handler)
         qa_log.setLevel(logging.INFO)
-    demo = create_app(Engine(index_dir))
+    engine = Engine(index_dir)
+    engine.watch()  # an idle server picks up a new build too, before its next question
+    demo = create_app(engine)
     launch(demo, host, port, credentials, block=False)
     if ready is not None:
         ready()

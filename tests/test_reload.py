@@ -131,6 +131,33 @@ def test_engine_follows_builds_and_lets_old_ones_go(seed_corpus: Path, tmp_path:
     assert mapped == {str(current / "token_codes.npy")}
 
 
+def test_a_watched_engine_swaps_in_a_new_build_with_no_ask(seed_corpus: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    embedder = load_embedder()
+    build_index(seed_corpus, index, embedder=embedder)
+    first = current_name(index)
+    watched = Engine(index, embedder=embedder, reload_every=0.05)
+    watched.watch()
+    idle = Engine(index, embedder=embedder, reload_every=0.05)
+    (seed_corpus / f"{TOWNS[0]}.txt").write_text(town_article(TOWNS[0]), encoding="utf-8")
+    build_index(seed_corpus, index, embedder=embedder)
+    deadline = time.monotonic() + 60
+    while watched.index.name == first and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # Nothing asked either engine: the watched one loaded the new build; the other still holds
+    # the first, so its folder stays until that engine is asked or closed.
+    assert watched.index.name == current_name(index) != first
+    assert idle.index.name == first and set(builds(index)) == {first, current_name(index)}
+    idle.close()
+    assert builds(index) == [current_name(index)]
+    # The watch ends with its engine: it holds it weakly.
+    del watched
+    deadline = time.monotonic() + 10
+    while any(t.name == "qa-watch" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == "qa-watch" for t in threading.enumerate())
+
+
 def test_a_build_in_use_is_kept_until_the_engine_lets_it_go(seed_corpus: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
     build_index(seed_corpus, index, embedder=FakeEmbedder())
