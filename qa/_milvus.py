@@ -145,8 +145,11 @@ class MilvusStore:
             raise IndexNotFoundError(f"no index in {self.uri!r}; build one with `qa build --store {self.uri}`")
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
-        # A Milvus Lite file is one process's (`_hold_file`); a server's builds are the operator's
-        # to run one at a time (Milvus has no lock to take).
+        # A Milvus Lite file is one process's (`_hold_file`): taken here, so a build refuses a
+        # file another process serves before it embeds anything, not when it publishes. A
+        # server's builds are the operator's to run one at a time (Milvus has no lock to take).
+        if self._file is not None:
+            _hold_file(self._file)
         return contextlib.nullcontext()
 
     def current_name(self) -> str:

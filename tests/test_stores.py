@@ -279,6 +279,43 @@ def test_a_killed_build_leaves_the_previous_build_serving(
         assert len(builds) == 2, builds  # the current build and the one before it, nothing half-written
 
 
+_HOLDING_BUILD = """
+import sys, time
+sys.path.insert(0, {root!r})
+from tests.conftest import FakeEmbedder
+from qa import build_index
+build_index(sys.argv[1], sys.argv[2], embedder=FakeEmbedder())
+print("holding", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_build_refuses_a_milvus_lite_file_another_process_holds_before_embedding(tmp_path: Path) -> None:
+    corpus = write_dated_corpus(tmp_path / "corpus")
+    where = str(tmp_path / "held.db")
+    code = _HOLDING_BUILD.format(root=str(Path(__file__).resolve().parents[1]))
+    holder = subprocess.Popen([sys.executable, "-c", code, str(corpus), where], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        embedded: list[int] = []
+
+        class Counting(FakeEmbedder):
+            def embed(self, texts, progress=None):  # type: ignore[no-untyped-def]
+                embedded.append(len(texts))
+                return super().embed(texts, progress)
+
+            def embed_spans(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+                embedded.append(1)
+                return super().embed_spans(*args, **kwargs)
+
+        with pytest.raises(QAError, match=r"another qa process has .*held\.db open"):
+            build_index(corpus, where, embedder=Counting(), full=True)
+        assert embedded == []  # refused before any text was embedded, not when publishing
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_an_incremental_build_reuses_vectors_and_the_engine_follows_it(
     kind: str, places: Callable[[str], str], tmp_path: Path
