@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -275,6 +277,21 @@ def require_local(name: str) -> None:
         ) from exc
 
 
+def _hub_unreachable() -> str | None:
+    """The model hub's host if a connection to it fails within a few seconds, else None. Asked
+    only for a model this machine lacks: the hub client would retry for over a minute and print
+    each retry. Behind a proxy the hub is left to try (a direct connection says nothing)."""
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    endpoint = urllib.parse.urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, endpoint.port or (80 if endpoint.scheme == "http" else 443)), 3.0).close()
+    except OSError:
+        return host
+    return None
+
+
 @lru_cache(maxsize=4)
 def _load(name: str, offline: bool = False) -> SentenceTransformer:
     # Keep the hub out of it: the bundled model is on disk, and a user who wants a hub
@@ -285,6 +302,16 @@ def _load(name: str, offline: bool = False) -> SentenceTransformer:
         require_local(name)
     path: str = str(bundled_model_path()) if name == DEFAULT_MODEL else name
     local = Path(path).expanduser()
+    if not local.exists():
+        try:
+            require_local(name)
+        except ModelError:
+            if host := _hub_unreachable():
+                raise ModelError(
+                    f"model {name!r} is not on this machine (no such folder, not in the Hugging Face cache) and "
+                    f"the model hub ({host}) cannot be reached to download it; pass a local model folder with "
+                    "--model (or QA_MODEL), or leave it unset for the bundled all-MiniLM-L6-v2"
+                ) from None
     if local.exists():
         path = str(local)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -107,6 +107,19 @@ def test_usage_errors_are_one_line_too(args: tuple[str, ...], message: str) -> N
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_model_neither_here_nor_reachable_is_one_line_at_once(seed_corpus: Path, tmp_path: Path) -> None:
+    # A closed local port stands for the hub, so the test means the same with or without a network.
+    env = {"HF_ENDPOINT": "http://127.0.0.1:9", "HTTPS_PROXY": "", "https_proxy": "", "ALL_PROXY": "", "all_proxy": ""}
+    args = ("build", "--corpus", str(seed_corpus), "--index", str(tmp_path / "i"), "--model", "no-such/model-xyz")
+    result = qa(*args, env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "qa: error: model 'no-such/model-xyz' is not on this machine (no such folder, not in the Hugging Face "
+        "cache) and the model hub (127.0.0.1) cannot be reached"
+    ), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_a_line_that_is_not_utf8_is_its_own_error_and_the_rest_are_answered(seed_index: Path, tmp_path: Path) -> None:
     questions = tmp_path / "q.txt"
     questions.write_bytes(b"what guarantees did Russia demand?\nbad \xff\xfe bytes?\nWho is Witkoff?\n")
