@@ -125,12 +125,18 @@ def _bound(value: object, name: str, *, end: bool) -> float | None:
 
 
 def _names(value: object) -> list[str]:
-    """Source names: one name, or a list of them; blanks are dropped."""
-    if value is None:
+    """Source names: one name, or a list of them; blanks beside names are dropped. No value
+    (None, "") is no filter, but a list of blanks only is an error: dropping them all would
+    quietly answer from every source."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return []
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
         raise InvalidFilterError(f"sources must be a list of source names, not {as_sent(value)}")
+    if items and not any(v.strip() for v in items):
+        raise InvalidFilterError(
+            f"sources {as_sent(list(items))} names no source; name one, or leave sources out for all"
+        )
     return list(dict.fromkeys(v.strip() for v in items if v.strip()))
 
 

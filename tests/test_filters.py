@@ -78,6 +78,7 @@ def test_follow_ups_keep_the_filters(dated_engine: Engine) -> None:
         ({"since": "2025-03-05", "until": "2025-03-04"}, "since is after until"),
         ({"sources": ["The Times"]}, "no article has source 'The Times'; the index's sources are Daily Planet, Wire"),
         ({"sources": [3]}, "sources must be a list of source names, not \\[3\\]$"),
+        ({"sources": ["", " "]}, 'sources \\["", " "\\] names no source; name one, or leave sources out for all'),
         ({"since": "2030-01-01"}, "no article matches these filters \\(the index's articles are dated 2024-01-11 to 2025-03-04\\)"),
         ({"recency_days": 0}, "recency_days must be a positive number"),
         ({"recency_days": "soon"}, 'recency_days must be a positive number .*, not "soon"$'),
