@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
@@ -162,6 +163,12 @@ def build_corpus(
     )
 
 
+def _bar_interval() -> float:
+    """Seconds between progress-bar redraws: tqdm's 0.1 on a terminal; into a log or a pipe, where
+    each redraw is another line of output, every 10 s (the first and last still show)."""
+    return 0.1 if sys.stderr.isatty() else 10.0
+
+
 def _chunker(embedder: Embedder, settings: BuildSettings) -> SentenceChunker:
     if settings.sentence_vectors not in ("pooled", "separate"):
         raise BuildError(f"sentence_vectors must be 'pooled' or 'separate', not {settings.sentence_vectors!r}")
@@ -233,7 +240,9 @@ def _index_data(
     # Only new or changed articles are split; worker processes split ahead of this loop.
     texts = [article.text for article, h in zip(articles, hashes, strict=True) if h not in old]
     with closing(iter_split(texts)) as splits:
-        for a, article in enumerate(tqdm(articles, desc="Splitting", unit="article", disable=not progress)):
+        for a, article in enumerate(
+            tqdm(articles, desc="Splitting", unit="article", disable=not progress, mininterval=_bar_interval())
+        ):
             text = article.text
             base = len(sentence_rows)
             kept = old.get(hashes[a])
@@ -265,7 +274,10 @@ def _index_data(
     if not sentence_rows:
         raise BuildError("the corpus has no sentences to index; check that its articles contain text")
     total = len(new_chunks) + (0 if pooled else len(new_sentences))
-    with tqdm(total=total, desc="Embedding", unit="text", disable=not progress) as bar:
+    # Nothing to embed (an unchanged corpus) shows no bar rather than "Embedding: 0text".
+    with tqdm(
+        total=total, desc="Embedding", unit="text", disable=not progress or total == 0, mininterval=_bar_interval()
+    ) as bar:
         # The previous index's projection keeps reused and new token codes comparable.
         tokens = _TokenCodes(new_members, len(new_sentences), previous.projection if previous else None, token_dims)
         fresh_chunks = np.zeros((len(new_chunks), embedder.dimensions), dtype=np.float32)

@@ -37,6 +37,9 @@ def test_build_reports_summary_and_skipped_files(seed_corpus: Path, tmp_path: Pa
     again = qa("build", "--corpus", str(seed_corpus), "--index", str(tmp_path / "index"))
     assert again.returncode == 0, again.stderr
     assert "Incremental: embedded 1 new or changed article, reused 1, dropped 0" in again.stdout
+    unchanged = qa("build", "--corpus", str(seed_corpus), "--index", str(tmp_path / "index"))
+    assert "embedded 0 new or changed articles" in unchanged.stdout
+    assert "Embedding" not in unchanged.stderr  # nothing to embed: no empty bar
 
 
 def test_ask_prints_answer_with_numbered_sources(seed_index: Path) -> None:
