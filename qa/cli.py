@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import click
@@ -12,16 +14,39 @@ import click
 from ._errors import QAError
 from ._types import Answer, Citation, also_in, counted
 
-INDEX = click.option(
-    "--index",
-    "--store",
-    "index_dir",
-    envvar=["QA_STORE", "QA_INDEX"],
-    default="index",
-    show_default=True,
-    help="Where the index is: a folder, a Milvus Lite file (*.db) or a Milvus URI http://host:19530 "
-    "(env QA_STORE or QA_INDEX; a Milvus token in QA_STORE_TOKEN).",
+_WHERE = (
+    "Where the index is: a folder, a Milvus Lite file (*.db) or a Milvus URI http://host:19530 "
+    "(--index and --store, env QA_INDEX and QA_STORE, are one setting; a Milvus token in QA_STORE_TOKEN)."
 )
+
+
+def INDEX(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--index` and `--store` (env QA_INDEX, QA_STORE): one setting under two names, passed on as
+    `index_dir`. Two different places are a usage error, not one of them quietly; a place on the
+    command line wins over one from the environment."""
+
+    @functools.wraps(command)
+    def run(*args: Any, index_dir: str | None, store_dir: str | None, **kwargs: Any) -> Any:
+        return command(*args, index_dir=_one_place(index_dir, store_dir), **kwargs)
+
+    run = click.option("--store", "store_dir", envvar="QA_STORE", default=None, help="The same as --index.")(run)
+    return click.option("--index", "index_dir", envvar="QA_INDEX", default=None, help=f"{_WHERE}  [default: index]")(
+        run
+    )
+
+
+def _one_place(index_dir: str | None, store_dir: str | None) -> str:
+    given = {"index_dir": index_dir, "store_dir": store_dir}
+    if index_dir is None or store_dir is None or index_dir == store_dir:
+        return index_dir or store_dir or "index"
+    ctx = click.get_current_context()
+    typed = [name for name in given if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+    if len(typed) == 1:
+        return str(given[typed[0]])
+    names = "--index and --store" if typed else "QA_INDEX and QA_STORE"
+    raise click.UsageError(f"{names} name two places ({index_dir!r}, {store_dir!r}); give one")
+
+
 MODEL = click.option(
     "--model",
     envvar="QA_MODEL",

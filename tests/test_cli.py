@@ -101,6 +101,10 @@ def test_errors_are_one_clear_line(args: tuple[str, ...], message: str, tmp_path
         (("ask",), "qa: error: give either a QUESTION or --file FILE; see 'python -m qa ask --help'"),
         (("nosuch",), "qa: error: No such command 'nosuch'; see 'python -m qa --help'"),
         (("--bogus",), "qa: error: No such option '--bogus'"),
+        (
+            ("info", "--index", "a", "--store", "b"),
+            "qa: error: --index and --store name two places ('a', 'b'); give one",
+        ),
     ],
 )
 def test_usage_errors_are_one_line_too(args: tuple[str, ...], message: str) -> None:
@@ -108,6 +112,16 @@ def test_usage_errors_are_one_line_too(args: tuple[str, ...], message: str) -> N
     assert result.returncode == 2
     assert result.stderr.startswith(message), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_index_and_store_are_one_setting(seed_index: Path) -> None:
+    elsewhere = str(seed_index.parent / "nowhere")
+    both = qa("info", env={"QA_INDEX": str(seed_index), "QA_STORE": elsewhere})
+    assert both.returncode == 2 and both.stderr.startswith("qa: error: QA_INDEX and QA_STORE name two places")
+    # A place typed on the command line wins over one from the environment, under either name.
+    for flag in ("--index", "--store"):
+        typed = qa("info", flag, str(seed_index), env={"QA_STORE": elsewhere})
+        assert typed.returncode == 0 and "articles: 1" in typed.stdout, typed.stderr
 
 
 def test_a_model_neither_here_nor_reachable_is_one_line_at_once(seed_corpus: Path, tmp_path: Path) -> None:
