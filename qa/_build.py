@@ -163,7 +163,7 @@ def build_corpus(
     )
 
 
-def _bar_interval() -> float:
+def bar_interval() -> float:
     """Seconds between progress-bar redraws: tqdm's 0.1 on a terminal; into a log or a pipe, where
     each redraw is another line of output, every 10 s (the first and last still show)."""
     return 0.1 if sys.stderr.isatty() else 10.0
@@ -241,7 +241,7 @@ def _index_data(
     texts = [article.text for article, h in zip(articles, hashes, strict=True) if h not in old]
     with closing(iter_split(texts)) as splits:
         for a, article in enumerate(
-            tqdm(articles, desc="Splitting", unit="article", disable=not progress, mininterval=_bar_interval())
+            tqdm(articles, desc="Splitting", unit="article", disable=not progress, mininterval=bar_interval())
         ):
             text = article.text
             base = len(sentence_rows)
@@ -276,7 +276,7 @@ def _index_data(
     total = len(new_chunks) + (0 if pooled else len(new_sentences))
     # Nothing to embed (an unchanged corpus) shows no bar rather than "Embedding: 0text".
     with tqdm(
-        total=total, desc="Embedding", unit="text", disable=not progress or total == 0, mininterval=_bar_interval()
+        total=total, desc="Embedding", unit="text", disable=not progress or total == 0, mininterval=bar_interval()
     ) as bar:
         # The previous index's projection keeps reused and new token codes comparable.
         tokens = _TokenCodes(new_members, len(new_sentences), previous.projection if previous else None, token_dims)
