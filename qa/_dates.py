@@ -32,6 +32,9 @@ def iso_date(value: object) -> str:
         return _iso(value)
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, int) and not isinstance(value, bool):
+        # Unquoted in YAML or JSON, ISO 8601's basic form (20250317) arrives as a number.
+        value = str(value)
     if not isinstance(value, str):
         raise ValueError(f"date {value!r} is not text; write it as {FORMATS}")
     text = value.strip()

@@ -7,6 +7,7 @@ import json
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import click
@@ -37,7 +38,7 @@ def INDEX(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def _one_place(index_dir: str | None, store_dir: str | None) -> str:
     given = {"index_dir": index_dir, "store_dir": store_dir}
-    if index_dir is None or store_dir is None or index_dir == store_dir:
+    if index_dir is None or store_dir is None or _same_place(index_dir, store_dir):
         return index_dir or store_dir or "index"
     ctx = click.get_current_context()
     typed = [name for name in given if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
@@ -45,6 +46,16 @@ def _one_place(index_dir: str | None, store_dir: str | None) -> str:
         return str(given[typed[0]])
     names = "--index and --store" if typed else "QA_INDEX and QA_STORE"
     raise click.UsageError(f"{names} name two places ({index_dir!r}, {store_dir!r}); give one")
+
+
+def _same_place(a: str, b: str) -> bool:
+    """Whether two spellings name one place: `idx`, `./idx/` and its absolute path do; server URIs
+    are compared as written."""
+    from ._stores import is_server
+
+    if a == b or is_server(a) or is_server(b):
+        return a == b
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
 MODEL = click.option(
@@ -60,10 +71,12 @@ class _UsageLine(click.ClickException):
 
     exit_code = 2
 
-    def __init__(self, error: click.UsageError) -> None:
+    def __init__(self, error: click.UsageError, command: str = "qa") -> None:
         message = " ".join(error.format_message().split()).replace(". (Did you mean", " (did you mean").rstrip(".")
-        command = error.ctx.command_path if error.ctx is not None else "qa"
-        super().__init__(f"{message}; see '{command} --help'")
+        # Some parse errors ("Option '--since' requires an argument") carry no context: `command`,
+        # the command being parsed, names the right --help for them.
+        where = error.ctx.command_path if error.ctx is not None else command
+        super().__init__(f"{message}; see '{where} --help'")
 
     def show(self, file: Any = None) -> None:
         click.echo(f"qa: error: {self.message}", err=True)
@@ -77,13 +90,20 @@ class _Group(click.Group):
         try:
             return super().make_context(*args, **kwargs)
         except click.UsageError as exc:
-            raise _UsageLine(exc) from None
+            raise _UsageLine(exc, str(args[0]) if args and args[0] else "qa") from None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta["qa.command"] = f"{ctx.command_path} {name}" if name else ctx.command_path
+        return name, command, rest
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            raise _UsageLine(exc) from None
+            raise _UsageLine(exc, ctx.meta.get("qa.command", ctx.command_path)) from None
         except QAError as exc:
             click.echo(f"qa: error: {exc}", err=True)
             ctx.exit(1)

@@ -99,6 +99,7 @@ def test_errors_are_one_clear_line(args: tuple[str, ...], message: str, tmp_path
         (("ask", "--bogus", "q"), "qa: error: No such option '--bogus'; see 'python -m qa ask --help'"),
         (("ask", "--top", "0", "q"), "qa: error: Invalid value for '--top': 0 is not in the range"),
         (("ask",), "qa: error: give either a QUESTION or --file FILE; see 'python -m qa ask --help'"),
+        (("ask", "--since"), "qa: error: Option '--since' requires an argument; see 'python -m qa ask --help'"),
         (("nosuch",), "qa: error: No such command 'nosuch'; see 'python -m qa --help'"),
         (("--bogus",), "qa: error: No such option '--bogus'"),
         (
@@ -118,6 +119,9 @@ def test_index_and_store_are_one_setting(seed_index: Path) -> None:
     elsewhere = str(seed_index.parent / "nowhere")
     both = qa("info", env={"QA_INDEX": str(seed_index), "QA_STORE": elsewhere})
     assert both.returncode == 2 and both.stderr.startswith("qa: error: QA_INDEX and QA_STORE name two places")
+    # One place spelt two ways is one place.
+    same = qa("info", "--index", str(seed_index), "--store", f"{seed_index.parent}/./{seed_index.name}/")
+    assert same.returncode == 0 and "articles: 1" in same.stdout, same.stderr
     # A place typed on the command line wins over one from the environment, under either name.
     for flag in ("--index", "--store"):
         typed = qa("info", flag, str(seed_index), env={"QA_STORE": elsewhere})

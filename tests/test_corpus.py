@@ -218,10 +218,18 @@ def test_dates_in_news_formats_are_stored_as_iso_8601(tmp_path: Path, written: s
 
 
 def test_yaml_dates_are_stored_as_iso_8601(tmp_path: Path) -> None:
-    # Unquoted, YAML reads these as a date and a datetime, not text.
+    # Unquoted, YAML reads these as a date, a datetime and a number, not text.
     write(tmp_path, "day.md", "---\ndate: 2025-03-17\n---\nText.\n")
     write(tmp_path, "moment.md", "---\ndate: 2025-03-17 10:04:05\n---\nText.\n")
-    assert [a.date for a in read_corpus(tmp_path).articles] == ["2025-03-17", "2025-03-17T10:04:05"]
+    write(tmp_path, "number.md", "---\ndate: 20250317\n---\nText.\n")
+    write(tmp_path, "n.jsonl", json.dumps({"id": "n", "text": "Text.", "date": 20250317}) + "\n")
+    days = {a.id: a.date for a in read_corpus(tmp_path).articles}
+    assert days == {
+        "day.md": "2025-03-17",
+        "moment.md": "2025-03-17T10:04:05",
+        "number.md": "2025-03-17",
+        "n": "2025-03-17",
+    }
 
 
 def test_an_unreadable_date_is_reported_and_the_article_still_reads(tmp_path: Path) -> None:
@@ -248,7 +256,7 @@ def test_an_unreadable_date_is_reported_and_the_article_still_reads(tmp_path: Pa
         "date 'yesterday' is not understood; write it as ISO 8601 (2025-03-17 or 2025-03-17T10:00:00Z), "
         "RFC 2822 (Mon, 17 Mar 2025 10:00:00 GMT) or 17-MAR-2025 10:00:00; the article is kept without a date"
     )
-    assert reasons["bulk.jsonl:3"].startswith("date 1987 is not text")
+    assert reasons["bulk.jsonl:3"].startswith("date '1987' is not understood")
     assert "'the 5th of May' is not understood" in reasons["e.md"]
 
 
