@@ -230,14 +230,23 @@ def build_id() -> str:
 
 @contextlib.contextmanager
 def build_lock(root: Path) -> Iterator[None]:
-    """Hold the index folder's lock, so two builds never interleave their swaps."""
+    """Hold the index folder's lock, so two builds never interleave their swaps. A first build
+    that fails before writing anything (an unknown model, say) takes away the folder it made,
+    rather than leave one holding only its lock."""
+    made = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise BuildError(f"another `qa build` is writing {root}; wait for it to finish") from exc
-        yield
+        try:
+            yield
+        except BaseException:
+            if made and [p.name for p in root.iterdir()] == [".lock"]:
+                (root / ".lock").unlink()
+                root.rmdir()
+            raise
 
 
 class Lease:

@@ -139,6 +139,7 @@ def test_a_model_neither_here_nor_reachable_is_one_line_at_once(seed_corpus: Pat
         "cache) and the model hub (127.0.0.1) cannot be reached"
     ), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "i").exists()  # the failed first build leaves no folder holding only its lock
 
 
 def test_a_line_that_is_not_utf8_is_its_own_error_and_the_rest_are_answered(seed_index: Path, tmp_path: Path) -> None:
