@@ -166,7 +166,7 @@ def build_corpus(
 def bar_interval() -> float:
     """Seconds between progress-bar redraws: tqdm's 0.1 on a terminal; into a log or a pipe, where
     each redraw is another line of output, every 10 s (the first and last still show)."""
-    return 0.1 if sys.stderr.isatty() else 10.0
+    return 0.1 if sys.stderr is not None and sys.stderr.isatty() else 10.0
 
 
 def _chunker(embedder: Embedder, settings: BuildSettings) -> SentenceChunker:

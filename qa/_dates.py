@@ -32,8 +32,9 @@ def iso_date(value: object) -> str:
         return _iso(value)
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, int) and not isinstance(value, bool):
-        # Unquoted in YAML or JSON, ISO 8601's basic form (20250317) arrives as a number.
+    if isinstance(value, int) and not isinstance(value, bool) and 10_000_000 <= value <= 99_999_999:
+        # Unquoted in YAML or JSON, ISO 8601's basic form (20250317) arrives as a number. Only
+        # eight digits: read as text, an epoch timestamp could pass for a date in the 1600s.
         value = str(value)
     if not isinstance(value, str):
         raise ValueError(f"date {value!r} is not text; write it as {FORMATS}")

@@ -278,17 +278,21 @@ def require_local(name: str) -> None:
 
 
 def _hub_unreachable() -> str | None:
-    """The model hub's host if a connection to it fails within a few seconds, else None. Asked
-    only for a model this machine lacks: the hub client would retry for over a minute and print
-    each retry. Behind a proxy the hub is left to try (a direct connection says nothing)."""
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return None
+    """Why the model hub cannot be reached (switched off, or a connection to it fails within a
+    few seconds), else None. Asked only for a model this machine lacks: the hub client would
+    retry for over a minute and print each retry. Behind a proxy the hub is left to try (a
+    direct connection says nothing)."""
     endpoint = urllib.parse.urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
     host = endpoint.hostname or "huggingface.co"
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return "HF_HUB_OFFLINE is set, so it cannot be downloaded"
+    proxies = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+    if any(os.environ.get(v) for v in proxies):
+        return None
     try:
         socket.create_connection((host, endpoint.port or (80 if endpoint.scheme == "http" else 443)), 3.0).close()
     except OSError:
-        return host
+        return f"the model hub ({host}) cannot be reached to download it"
     return None
 
 
@@ -306,11 +310,11 @@ def _load(name: str, offline: bool = False) -> SentenceTransformer:
         try:
             require_local(name)
         except ModelError:
-            if host := _hub_unreachable():
+            if why := _hub_unreachable():
                 raise ModelError(
                     f"model {name!r} is not on this machine (no such folder, not in the Hugging Face cache) and "
-                    f"the model hub ({host}) cannot be reached to download it; pass a local model folder with "
-                    "--model (or QA_MODEL), or leave it unset for the bundled all-MiniLM-L6-v2"
+                    f"{why}; pass a local model folder with --model (or QA_MODEL), or leave it "
+                    "unset for the bundled all-MiniLM-L6-v2"
                 ) from None
     if local.exists():
         path = str(local)

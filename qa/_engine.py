@@ -202,15 +202,19 @@ class Engine:
 
     def _poll(self) -> None:
         """Start loading a newly published build, if it is time to look and none is loading."""
-        now = time.monotonic()
-        if self._reload_every is None or now < self._next_poll:
+        now, every = time.monotonic(), self._reload_every  # `close` may set it to None meanwhile
+        if every is None or now < self._next_poll:
             return
-        self._next_poll = now + self._reload_every
+        self._next_poll = now + every
         try:
             name = self._store.current_name()
         except QAError:
             return  # the index folder is being replaced or is gone: keep serving what is loaded
         if name in (self._serving.index.name, self._failed) or not self._reloading.acquire(blocking=False):
+            return
+        if self._reload_every is None:
+            # Closed while CURRENT was read: `close` retired what it served and loads nothing new.
+            self._reloading.release()
             return
         threading.Thread(target=self._reload_in_background, args=(name,), name="qa-reload", daemon=True).start()
 
@@ -231,7 +235,10 @@ class Engine:
                 watched = engine()
                 if watched is None or watched._reload_every is None:
                     return
-                watched._poll()
+                try:
+                    watched._poll()
+                except Exception as exc:  # a store that failed oddly: asks still poll; keep watching
+                    log.warning("cannot look for a new build in %s: %s", watched._root, exc)
                 del watched
 
         threading.Thread(target=run, name="qa-watch", daemon=True).start()

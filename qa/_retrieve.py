@@ -264,7 +264,7 @@ def retold_among(groups: np.ndarray, order: Sequence[int], head: Sequence[str]) 
 def _figures(text: str) -> set[str]:
     """The figures `text` gives, lower-cased: digit runs ("1,200", "3.5") and number words."""
     found = set(_DIGITS.findall(text))
-    found.update(w for w in _WORD.findall(text.casefold()) if w in _NUMBER_WORDS)
+    found.update(w for w in _WORD.findall(text.lower()) if w in _NUMBER_WORDS)
     return found
 
 

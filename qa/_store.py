@@ -230,23 +230,18 @@ def build_id() -> str:
 
 @contextlib.contextmanager
 def build_lock(root: Path) -> Iterator[None]:
-    """Hold the index folder's lock, so two builds never interleave their swaps. A first build
-    that fails before writing anything (an unknown model, say) takes away the folder it made,
-    rather than leave one holding only its lock."""
-    made = not root.exists()
+    """Hold the index folder's lock, so two builds never interleave their swaps.
+
+    The `.lock` file is never removed, not even from a folder a failed first build made and left
+    holding nothing else: a process that opened it just before would lock a file no longer in the
+    folder, and a third could then build beside it."""
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise BuildError(f"another `qa build` is writing {root}; wait for it to finish") from exc
-        try:
-            yield
-        except BaseException:
-            if made and [p.name for p in root.iterdir()] == [".lock"]:
-                (root / ".lock").unlink()
-                root.rmdir()
-            raise
+        yield
 
 
 class Lease:

@@ -39,7 +39,8 @@ def INDEX(command: Callable[..., Any]) -> Callable[..., Any]:
 def _one_place(index_dir: str | None, store_dir: str | None) -> str:
     given = {"index_dir": index_dir, "store_dir": store_dir}
     if index_dir is None or store_dir is None or _same_place(index_dir, store_dir):
-        return index_dir or store_dir or "index"
+        place = index_dir if index_dir is not None else store_dir
+        return "index" if place is None else place
     ctx = click.get_current_context()
     typed = [name for name in given if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
     if len(typed) == 1:
@@ -50,12 +51,15 @@ def _one_place(index_dir: str | None, store_dir: str | None) -> str:
 
 def _same_place(a: str, b: str) -> bool:
     """Whether two spellings name one place: `idx`, `./idx/` and its absolute path do; server URIs
-    are compared as written."""
+    are compared as written. No `~` expansion: the stores open a path as given."""
     from ._stores import is_server
 
     if a == b or is_server(a) or is_server(b):
         return a == b
-    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except (OSError, RuntimeError):  # a symlink loop, say: not provably one place
+        return False
 
 
 MODEL = click.option(
@@ -72,7 +76,9 @@ class _UsageLine(click.ClickException):
     exit_code = 2
 
     def __init__(self, error: click.UsageError, command: str = "qa") -> None:
-        message = " ".join(error.format_message().split()).replace(". (Did you mean", " (did you mean").rstrip(".")
+        message = " ".join(error.format_message().split())
+        # Click's "Did you mean" comes as ". (Did you mean ...)" for options, ". Did you mean ...?" for commands.
+        message = re.sub(r"\.? \(?Did you mean (.+?)\)?$", r" (did you mean \1)", message).rstrip(".")
         # Some parse errors ("Option '--since' requires an argument") carry no context: `command`,
         # the command being parsed, names the right --help for them.
         where = error.ctx.command_path if error.ctx is not None else command
@@ -89,6 +95,8 @@ class _Group(click.Group):
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
             return super().make_context(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # a bare `qa` prints its help, as Click formats it
         except click.UsageError as exc:
             raise _UsageLine(exc, str(args[0]) if args and args[0] else "qa") from None
 

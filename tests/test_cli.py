@@ -101,6 +101,7 @@ def test_errors_are_one_clear_line(args: tuple[str, ...], message: str, tmp_path
         (("ask",), "qa: error: give either a QUESTION or --file FILE; see 'python -m qa ask --help'"),
         (("ask", "--since"), "qa: error: Option '--since' requires an argument; see 'python -m qa ask --help'"),
         (("nosuch",), "qa: error: No such command 'nosuch'; see 'python -m qa --help'"),
+        (("biuld",), "qa: error: No such command 'biuld' (did you mean 'build'?); see 'python -m qa --help'"),
         (("--bogus",), "qa: error: No such option '--bogus'"),
         (
             ("info", "--index", "a", "--store", "b"),
@@ -115,10 +116,19 @@ def test_usage_errors_are_one_line_too(args: tuple[str, ...], message: str) -> N
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_bare_qa_shows_its_help_as_click_formats_it() -> None:
+    result = qa()
+    assert result.returncode == 2 and result.stderr.startswith("Usage: ")
+    assert "Commands:" in result.stderr and len(result.stderr.splitlines()) > 5
+
+
 def test_index_and_store_are_one_setting(seed_index: Path) -> None:
     elsewhere = str(seed_index.parent / "nowhere")
     both = qa("info", env={"QA_INDEX": str(seed_index), "QA_STORE": elsewhere})
     assert both.returncode == 2 and both.stderr.startswith("qa: error: QA_INDEX and QA_STORE name two places")
+    # A place that cannot be resolved is not one place with another (no traceback).
+    odd = qa("info", "--index", "~nosuchuser/x", "--store", "y")
+    assert odd.returncode == 2 and odd.stderr.startswith("qa: error: --index and --store name two places")
     # One place spelt two ways is one place.
     same = qa("info", "--index", str(seed_index), "--store", f"{seed_index.parent}/./{seed_index.name}/")
     assert same.returncode == 0 and "articles: 1" in same.stdout, same.stderr
@@ -130,7 +140,9 @@ def test_index_and_store_are_one_setting(seed_index: Path) -> None:
 
 def test_a_model_neither_here_nor_reachable_is_one_line_at_once(seed_corpus: Path, tmp_path: Path) -> None:
     # A closed local port stands for the hub, so the test means the same with or without a network.
-    env = {"HF_ENDPOINT": "http://127.0.0.1:9", "HTTPS_PROXY": "", "https_proxy": "", "ALL_PROXY": "", "all_proxy": ""}
+    proxies = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+    # This process loaded the bundled model, which sets HF_HUB_OFFLINE; the child must not inherit it.
+    env = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "", **dict.fromkeys(proxies, "")}
     args = ("build", "--corpus", str(seed_corpus), "--index", str(tmp_path / "i"), "--model", "no-such/model-xyz")
     result = qa(*args, env=env)
     assert result.returncode == 1
@@ -139,7 +151,8 @@ def test_a_model_neither_here_nor_reachable_is_one_line_at_once(seed_corpus: Pat
         "cache) and the model hub (127.0.0.1) cannot be reached"
     ), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "i").exists()  # the failed first build leaves no folder holding only its lock
+    offline = qa(*args, env={**env, "HF_HUB_OFFLINE": "1"})
+    assert offline.returncode == 1 and "and HF_HUB_OFFLINE is set, so it cannot be downloaded" in offline.stderr
 
 
 def test_a_line_that_is_not_utf8_is_its_own_error_and_the_rest_are_answered(seed_index: Path, tmp_path: Path) -> None:

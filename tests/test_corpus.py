@@ -223,13 +223,18 @@ def test_yaml_dates_are_stored_as_iso_8601(tmp_path: Path) -> None:
     write(tmp_path, "moment.md", "---\ndate: 2025-03-17 10:04:05\n---\nText.\n")
     write(tmp_path, "number.md", "---\ndate: 20250317\n---\nText.\n")
     write(tmp_path, "n.jsonl", json.dumps({"id": "n", "text": "Text.", "date": 20250317}) + "\n")
-    days = {a.id: a.date for a in read_corpus(tmp_path).articles}
+    # An epoch timestamp is no ISO day: read as text, 1701011200 would pass for 1701-01-12.
+    write(tmp_path, "t.jsonl", json.dumps({"id": "t", "text": "Text.", "date": 1701011200}) + "\n")
+    corpus = read_corpus(tmp_path)
+    days = {a.id: a.date for a in corpus.articles}
     assert days == {
         "day.md": "2025-03-17",
         "moment.md": "2025-03-17T10:04:05",
         "number.md": "2025-03-17",
         "n": "2025-03-17",
+        "t": None,
     }
+    assert [s.reason.split(";")[0] for s in corpus.ignored] == ["date 1701011200 is not text"]
 
 
 def test_an_unreadable_date_is_reported_and_the_article_still_reads(tmp_path: Path) -> None:
@@ -256,7 +261,7 @@ def test_an_unreadable_date_is_reported_and_the_article_still_reads(tmp_path: Pa
         "date 'yesterday' is not understood; write it as ISO 8601 (2025-03-17 or 2025-03-17T10:00:00Z), "
         "RFC 2822 (Mon, 17 Mar 2025 10:00:00 GMT) or 17-MAR-2025 10:00:00; the article is kept without a date"
     )
-    assert reasons["bulk.jsonl:3"].startswith("date '1987' is not understood")
+    assert reasons["bulk.jsonl:3"].startswith("date 1987 is not text")  # only eight digits read as a day
     assert "'the 5th of May' is not understood" in reasons["e.md"]
 
 

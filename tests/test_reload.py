@@ -150,6 +150,12 @@ def test_a_watched_engine_swaps_in_a_new_build_with_no_ask(seed_corpus: Path, tm
     assert idle.index.name == first and set(builds(index)) == {first, current_name(index)}
     idle.close()
     assert builds(index) == [current_name(index)]
+    # A closed engine's watch loads nothing more and ends; its build is let go.
+    watched.close()
+    (seed_corpus / f"{TOWNS[1]}.txt").write_text(town_article(TOWNS[1]), encoding="utf-8")
+    build_index(seed_corpus, index, embedder=embedder)
+    time.sleep(0.5)
+    assert watched.index.name != current_name(index) and builds(index) == [current_name(index)]
     # The watch ends with its engine: it holds it weakly.
     del watched
     deadline = time.monotonic() + 10
