@@ -15,7 +15,7 @@ from . import _lexical, _store
 from ._answer import compose
 from ._conversation import answer_names, rewrite, term_spans
 from ._embed import Embedder, canonical_model_name, load_embedder
-from ._errors import IndexMismatchError, InvalidQuestionError, QAError
+from ._errors import IndexMismatchError, InvalidQuestionError, QAError, rebuild_hint
 from ._filters import EVERYTHING, ArticleFilters, Selection
 from ._ranker import Ranker
 from ._retrieve import Retrieval, Retriever
@@ -96,22 +96,22 @@ def _expect(
     if model is not None and canonical_model_name(model) != manifest.model:
         raise IndexMismatchError(
             f"index {str(root)!r} was built with model {manifest.model!r}, not {model!r}; "
-            f"rebuild it with `qa build --corpus <its corpus> --index {root} --model {model}` or leave the model unset"
+            f"rebuild it with {rebuild_hint('--index', root, more=f' --model {model}')} or leave the model unset"
         )
     if backend is not None and backend != manifest.backend:
         raise IndexMismatchError(
             f"index {str(root)!r} was built with the {manifest.backend} backend, not {backend}; "
-            f"rebuild it with `qa build --corpus <its corpus> --index {root} --backend {backend}`, or restart to serve it"
+            f"rebuild it with {rebuild_hint('--index', root, more=f' --backend {backend}')}, or restart to serve it"
         )
     if manifest.bm25 != _lexical.SETTINGS:
         raise IndexMismatchError(
             f"index {str(root)!r} was built with other BM25 settings ({manifest.bm25}); "
-            f"rebuild it with `qa build --corpus <its corpus> --index {root}`"
+            f"rebuild it with {rebuild_hint('--index', root)}"
         )
     if dimensions is not None and dimensions != manifest.dimensions:
         raise IndexMismatchError(
             f"model {manifest.model!r} makes {dimensions}-dimensional vectors but the index holds "
-            f"{manifest.dimensions}; rebuild it with `qa build --corpus <its corpus> --index {root}`"
+            f"{manifest.dimensions}; rebuild it with {rebuild_hint('--index', root)}"
         )
 
 

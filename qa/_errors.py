@@ -49,3 +49,10 @@ def as_sent(value: object) -> str:
         return json.dumps(value)
     except (TypeError, ValueError):
         return repr(value)
+
+
+def rebuild_hint(flag: str, place: object, *, full: bool = False, more: str = "") -> str:
+    """The command that rebuilds the index at `place` (`flag` is --index or --store), for error
+    messages. It names the corpus: a bare `qa build` reads ./corpus, and a user following the
+    hint literally would replace an index of any other corpus with that one."""
+    return f"`qa build{' --full' if full else ''} --corpus <its corpus> {flag} {place}{more}`"

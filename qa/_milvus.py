@@ -58,7 +58,7 @@ from pymilvus.exceptions import MilvusException
 from . import _lexical, _store
 from ._corpus import article_hash
 from ._dates import timestamp
-from ._errors import BuildError, IndexCorruptError, IndexNotFoundError, QAError
+from ._errors import BuildError, IndexCorruptError, IndexNotFoundError, QAError, rebuild_hint
 from ._store import EXACT_LIMIT, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, IndexData, Manifest, StoredIndex
 from ._stores import is_server
 
@@ -165,7 +165,7 @@ class MilvusStore:
         found = _BUILD.match(target)
         if found is None:
             raise IndexCorruptError(
-                f"alias {ALIAS!r} in {self.uri} names {target!r}, not a qa build; rebuild with `qa build --corpus <its corpus> --store {self.uri}`"
+                f"alias {ALIAS!r} in {self.uri} names {target!r}, not a qa build; rebuild with {rebuild_hint('--store', self.uri)}"
             )
         return found.group(1)
 
@@ -195,7 +195,7 @@ class MilvusStore:
         rows = self._query(_data(name), "id == 0", ["data"])
         if not rows:
             raise IndexCorruptError(
-                f"build {name} in {self.uri} has no manifest; rebuild with `qa build --corpus <its corpus> --store {self.uri}`"
+                f"build {name} in {self.uri} has no manifest; rebuild with {rebuild_hint('--store', self.uri)}"
             )
         return _store.parse_manifest(self.uri, f"{self.uri} ({_data(name)})", str(rows[0]["data"]))
 
@@ -205,7 +205,7 @@ class MilvusStore:
             properties = self.client.describe_collection(_data(name)).get("properties") or {}
         except MilvusException as exc:
             raise IndexCorruptError(
-                f"Milvus at {self.uri} cannot read {_data(name)} ({exc.message}); rebuild with `qa build --corpus <its corpus> --store {self.uri}`"
+                f"Milvus at {self.uri} cannot read {_data(name)} ({exc.message}); rebuild with {rebuild_hint('--store', self.uri)}"
             ) from exc
         if PROPERTY not in properties:
             return _Build(chunks=name, generation=None)
@@ -214,7 +214,7 @@ class MilvusStore:
         except (ValueError, TypeError) as exc:
             raise IndexCorruptError(
                 f"build {name} in {self.uri} does not say where its chunks are ({exc}); "
-                f"rebuild with `qa build --full --corpus <its corpus> --store {self.uri}`"
+                f"rebuild with {rebuild_hint('--store', self.uri, full=True)}"
             ) from exc
 
     def _tables(self, name: str, manifest: Manifest, search: bool) -> tuple[IndexData, np.ndarray]:
@@ -240,12 +240,12 @@ class MilvusStore:
                 )
             except (ValueError, OSError, tarfile.TarError) as exc:
                 raise IndexCorruptError(
-                    f"build {name} in {self.uri} has damaged tables ({exc}); rebuild with `qa build --corpus <its corpus> --store {self.uri}`"
+                    f"build {name} in {self.uri} has damaged tables ({exc}); rebuild with {rebuild_hint('--store', self.uri)}"
                 ) from exc
             if numbers.shape != (manifest.articles,):
                 raise IndexCorruptError(
                     f"build {name} in {self.uri} numbers {len(numbers)} articles, not its manifest's "
-                    f"{manifest.articles}; rebuild with `qa build --full --corpus <its corpus> --store {self.uri}`"
+                    f"{manifest.articles}; rebuild with {rebuild_hint('--store', self.uri, full=True)}"
                 )
             return _store.read_tables(self.uri, Path(folder), manifest, search, mmap=False), numbers
 
@@ -255,7 +255,7 @@ class MilvusStore:
             rows: list[dict[str, Any]] = self.client.query(collection, filter=expression, output_fields=fields)
         except MilvusException as exc:
             raise IndexCorruptError(
-                f"Milvus at {self.uri} cannot read {collection} ({exc.message}); rebuild with `qa build --corpus <its corpus> --store {self.uri}`"
+                f"Milvus at {self.uri} cannot read {collection} ({exc.message}); rebuild with {rebuild_hint('--store', self.uri)}"
             ) from exc
         return rows
 
@@ -650,7 +650,7 @@ class MilvusIndex(StoredIndex):
         if len(wanted) and (not len(self._keys) or (self._keys[at] != wanted).any()):
             raise IndexCorruptError(
                 f"Milvus at {self._store.uri} returned chunks build {self.name} does not hold; "
-                f"rebuild with `qa build --full --corpus <its corpus> --store {self._store.uri}`"
+                f"rebuild with {rebuild_hint('--store', self._store.uri, full=True)}"
             )
         return np.asarray(self._order[at], dtype=np.int64)
 

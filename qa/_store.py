@@ -37,7 +37,7 @@ import faiss
 import numpy as np
 
 from . import _lexical
-from ._errors import BuildError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError
+from ._errors import BuildError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError, rebuild_hint
 from ._late import Projection
 from ._types import Article
 
@@ -283,7 +283,7 @@ def acquire(root: Path) -> Lease:
         except FileNotFoundError:
             if current_name(root) == name:
                 raise IndexCorruptError(
-                    f"{root}/CURRENT names build {name!r}, which is missing; rebuild with `qa build --corpus <its corpus> --index {root}`"
+                    f"{root}/CURRENT names build {name!r}, which is missing; rebuild with {rebuild_hint('--index', root)}"
                 ) from None
             continue  # collected after a newer build was published: follow CURRENT again
         if fd is None:
@@ -299,7 +299,7 @@ def acquire(root: Path) -> Lease:
             if not (folder / "manifest.json").is_file():
                 os.close(fd)
                 raise IndexCorruptError(
-                    f"{folder}/manifest.json is missing, so that build is incomplete; rebuild with `qa build --corpus <its corpus> --index {root}`"
+                    f"{folder}/manifest.json is missing, so that build is incomplete; rebuild with {rebuild_hint('--index', root)}"
                 )
             return Lease(folder, name, fd)
         os.close(fd)
@@ -326,12 +326,10 @@ def current_name(root: Path) -> str:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise IndexCorruptError(
-            f"{root}/CURRENT is unreadable ({exc}); rebuild with `qa build --corpus <its corpus> --index {root}`"
+            f"{root}/CURRENT is unreadable ({exc}); rebuild with {rebuild_hint('--index', root)}"
         ) from exc
     if not name or "/" in name or name.startswith("."):
-        raise IndexCorruptError(
-            f"{root}/CURRENT does not name a build; rebuild with `qa build --corpus <its corpus> --index {root}`"
-        )
+        raise IndexCorruptError(f"{root}/CURRENT does not name a build; rebuild with {rebuild_hint('--index', root)}")
     return name
 
 
@@ -471,9 +469,7 @@ def _manifest(root: Path, folder: Path) -> Manifest:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise IndexCorruptError(
-            f"{path} is unreadable ({exc}); rebuild with `qa build --corpus <its corpus> --index {root}`"
-        ) from exc
+        raise IndexCorruptError(f"{path} is unreadable ({exc}); rebuild with {rebuild_hint('--index', root)}") from exc
     return parse_manifest(root, path, text)
 
 
@@ -482,31 +478,29 @@ def parse_manifest(root: Path | str, path: Path | str, text: str) -> Manifest:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise IndexCorruptError(
-            f"{path} is unreadable ({exc}); rebuild with `qa build --corpus <its corpus> --index {root}`"
-        ) from exc
+        raise IndexCorruptError(f"{path} is unreadable ({exc}); rebuild with {rebuild_hint('--index', root)}") from exc
     if not isinstance(raw, dict):
         raise IndexCorruptError(
-            f"{path} is not a manifest (a JSON object); rebuild with `qa build --corpus <its corpus> --index {root}`"
+            f"{path} is not a manifest (a JSON object); rebuild with {rebuild_hint('--index', root)}"
         )
     version = raw.get("format_version")
     if version != FORMAT_VERSION:
         raise IndexMismatchError(
             f"index {str(root)!r} has format version {version!r} but this qa reads version {FORMAT_VERSION}; "
-            f"rebuild it with `qa build --corpus <its corpus> --index {root}`"
+            f"rebuild it with {rebuild_hint('--index', root)}"
         )
     for key, value in raw.items():
         wanted = _MANIFEST_TYPES.get(key)
         if wanted is not None and (not isinstance(value, wanted) or isinstance(value, bool)):
             raise IndexCorruptError(
                 f"{path}: {key} is {value!r}, not a {getattr(wanted, '__name__', 'number')}; "
-                f"rebuild with `qa build --corpus <its corpus> --index {root}`"
+                f"rebuild with {rebuild_hint('--index', root)}"
             )
     try:
         return Manifest(**raw)
     except TypeError as exc:
         raise IndexMismatchError(
-            f"index {str(root)!r} has an unexpected manifest ({exc}); rebuild it with `qa build --corpus <its corpus> --index {root}`"
+            f"index {str(root)!r} has an unexpected manifest ({exc}); rebuild it with {rebuild_hint('--index', root)}"
         ) from exc
 
 
@@ -517,7 +511,7 @@ def _read(root: Path | str, path: Path, reader: Callable[[Path], T]) -> T:
     except Exception as exc:  # numpy, FAISS and bm25s each fail their own way on a damaged file
         detail = str(exc).splitlines()[0] if str(exc) else ""
         raise IndexCorruptError(
-            f"{path} is unreadable ({type(exc).__name__}: {detail}); rebuild with `qa build --corpus <its corpus> --index {root}`"
+            f"{path} is unreadable ({type(exc).__name__}: {detail}); rebuild with {rebuild_hint('--index', root)}"
         ) from exc
 
 
@@ -552,9 +546,7 @@ def _load(root: Path, lease: Lease, search: bool, check: Callable[[Manifest], No
         path = folder / "chunks.faiss"
         vector_index = _read(root, path, lambda p: faiss.read_index(str(p)))
         if vector_index.ntotal != manifest.chunks or vector_index.d != manifest.dimensions:
-            raise IndexCorruptError(
-                f"{path} does not match the manifest; rebuild with `qa build --corpus <its corpus> --index {root}`"
-            )
+            raise IndexCorruptError(f"{path} does not match the manifest; rebuild with {rebuild_hint('--index', root)}")
         _tune(vector_index)
     return StoredIndex(folder, manifest, data, vector_index, lease)
 
@@ -613,7 +605,7 @@ def _check(root: Path | str, folder: Path, manifest: Manifest, data: IndexData) 
     for name, (found, wanted) in expected.items():
         if found != wanted:
             raise IndexMismatchError(
-                f"{folder / name}: {found} does not match the manifest's {wanted}; rebuild it with `qa build --corpus <its corpus> --index {root}`"
+                f"{folder / name}: {found} does not match the manifest's {wanted}; rebuild it with {rebuild_hint('--index', root)}"
             )
 
 
