@@ -7,6 +7,7 @@ import time
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -163,10 +164,12 @@ def build_corpus(
     )
 
 
-def bar_interval() -> float:
-    """Seconds between progress-bar redraws: tqdm's 0.1 on a terminal; into a log or a pipe, where
-    each redraw is another line of output, every 10 s (the first and last still show)."""
-    return 0.1 if sys.stderr is not None and sys.stderr.isatty() else 10.0
+def shown(progress: bool) -> dict[str, Any]:
+    """tqdm's settings for a progress bar shown only if `progress`: redrawn at tqdm's 0.1 s on a
+    terminal; into a log or a pipe, where each redraw is another line of output, every 10 s
+    (the first and last states still show)."""
+    interval = 0.1 if sys.stderr is not None and sys.stderr.isatty() else 10.0
+    return {"disable": not progress, "mininterval": interval}
 
 
 def _chunker(embedder: Embedder, settings: BuildSettings) -> SentenceChunker:
@@ -240,9 +243,7 @@ def _index_data(
     # Only new or changed articles are split; worker processes split ahead of this loop.
     texts = [article.text for article, h in zip(articles, hashes, strict=True) if h not in old]
     with closing(iter_split(texts)) as splits:
-        for a, article in enumerate(
-            tqdm(articles, desc="Splitting", unit="article", disable=not progress, mininterval=bar_interval())
-        ):
+        for a, article in enumerate(tqdm(articles, desc="Splitting", unit="article", **shown(progress))):
             text = article.text
             base = len(sentence_rows)
             kept = old.get(hashes[a])
@@ -275,9 +276,7 @@ def _index_data(
         raise BuildError("the corpus has no sentences to index; check that its articles contain text")
     total = len(new_chunks) + (0 if pooled else len(new_sentences))
     # Nothing to embed (an unchanged corpus) shows no bar rather than "Embedding: 0text".
-    with tqdm(
-        total=total, desc="Embedding", unit="text", disable=not progress or total == 0, mininterval=bar_interval()
-    ) as bar:
+    with tqdm(total=total, desc="Embedding", unit="text", **shown(progress and total > 0)) as bar:
         # The previous index's projection keeps reused and new token codes comparable.
         tokens = _TokenCodes(new_members, len(new_sentences), previous.projection if previous else None, token_dims)
         fresh_chunks = np.zeros((len(new_chunks), embedder.dimensions), dtype=np.float32)

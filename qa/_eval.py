@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ._build import bar_interval, build_corpus
+from ._build import build_corpus, shown
 from ._corpus import Corpus, corpus_hash
 from ._embed import canonical_model_name
 from ._engine import Engine
@@ -275,10 +275,7 @@ def evaluate(
     root = index or default_index(path)
     engine = corpus_engine(squad.articles, root, progress)
     answerable = _sample([q for q in squad.questions if not q.impossible], limit)
-    rows = [
-        _ask(engine, q)[0]
-        for q in tqdm(answerable, desc="Asking", unit="question", disable=not progress, mininterval=bar_interval())
-    ]
+    rows = [_ask(engine, q)[0] for q in tqdm(answerable, desc="Asking", unit="question", **shown(progress))]
     splits = {
         "held-out": _metrics([r for r in rows if not r.question.tuning]),
         "tuning": _metrics([r for r in rows if r.question.tuning]),
@@ -289,9 +286,7 @@ def evaluate(
     if impossible:
         abstained = [
             _ask(engine, q)[1].abstained
-            for q in tqdm(
-                impossible, desc="Unanswerable", unit="question", disable=not progress, mininterval=bar_interval()
-            )
+            for q in tqdm(impossible, desc="Unanswerable", unit="question", **shown(progress))
         ]
         unanswerable = {"questions": len(impossible), "abstained": round(sum(abstained) / len(impossible), 4)}
     return EvalReport(
@@ -317,7 +312,7 @@ def _abstention(squad: SquadSet, root: str | Path, asked: Sequence[Question], pr
     supports_in: list[float] = []
     supports_out: list[float] = []
     abstained_in = abstained_out = 0
-    for q in tqdm(asked, desc="Out-of-corpus", unit="question", disable=not progress, mininterval=bar_interval()):
+    for q in tqdm(asked, desc="Out-of-corpus", unit="question", **shown(progress)):
         _, answer, value = _ask(engine, q)
         if q.tuning:
             supports_out.append(value)

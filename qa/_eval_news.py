@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ._build import bar_interval
+from ._build import shown
 from ._corpus import read_articles
 from ._engine import Engine
 from ._errors import QAError
@@ -167,9 +167,7 @@ def evaluate_corpus(
         # Steady-state latency: a first pass reads the index's memory-mapped token codes from
         # disk (a p95 of 242 ms against 11 ms on BBC right after a build).
         engine.ask(case.question, top=SHOWN)
-    for case in tqdm(
-        answerable, desc=f"{corpus}: asking", unit="question", disable=not progress, mininterval=bar_interval()
-    ):
+    for case in tqdm(answerable, desc=f"{corpus}: asking", unit="question", **shown(progress)):
         start = time.perf_counter()
         answer, retrieval = engine.ask_with_retrieval(case.question, top=SHOWN, depth=max(RANKING_DEPTHS))
         seconds.append(time.perf_counter() - start)
@@ -182,18 +180,10 @@ def evaluate_corpus(
         article_rank.append(right[0] if right else None)
     refused = [
         engine.ask(c.question, top=SHOWN).abstained
-        for c in tqdm(
-            unanswerable,
-            desc=f"{corpus}: out of corpus",
-            unit="question",
-            disable=not progress,
-            mininterval=bar_interval(),
-        )
+        for c in tqdm(unanswerable, desc=f"{corpus}: out of corpus", unit="question", **shown(progress))
     ]
     follow: list[dict[str, bool]] = []
-    for f in tqdm(
-        followups, desc=f"{corpus}: follow-ups", unit="question", disable=not progress, mininterval=bar_interval()
-    ):
+    for f in tqdm(followups, desc=f"{corpus}: follow-ups", unit="question", **shown(progress)):
         history = list(f.turns[:-1])
         follow.append(_answered(engine.ask(f.turns[-1], top=SHOWN, history=history), f.expect))
 
