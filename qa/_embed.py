@@ -302,14 +302,14 @@ def _load(name: str, offline: bool = False) -> SentenceTransformer:
     # model opts in by naming it (and having a network). `offline` (answering questions)
     # never goes to the hub.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if offline:
-        require_local(name)
     path: str = str(bundled_model_path()) if name == DEFAULT_MODEL else name
     local = Path(path).expanduser()
     if not local.exists():
         try:
-            require_local(name)
+            require_local(name)  # in the Hugging Face cache, then
         except ModelError:
+            if offline:
+                raise
             if why := _hub_unreachable():
                 raise ModelError(
                     f"model {name!r} is not on this machine (no such folder, not in the Hugging Face cache) and "
