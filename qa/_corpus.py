@@ -247,11 +247,16 @@ def _meta(fields: dict[str, Any]) -> tuple[dict[str, str | None], tuple[str, ...
     return meta, tuple(problems)
 
 
-def _not_text(name: str, value: object) -> str | None:
-    """Why a title, source or url field cannot be stored, or None. A number or a date is written
+def _textual(value: object) -> bool:
+    """Whether a title, source or url value can be stored as text. A number or a date is written
     as text (YAML reads `title: 1984` as a number); a list, mapping or true/false is not a name:
     storing its Python text would cite "['Wire', 'AP']" as a source."""
-    if value is None or (isinstance(value, str | int | float | date) and not isinstance(value, bool)):
+    return isinstance(value, str | int | float | date) and not isinstance(value, bool)
+
+
+def _not_text(name: str, value: object) -> str | None:
+    """Why a title, source or url field cannot be stored (see `_textual`), or None."""
+    if value is None or _textual(value):
         return None
     return f"{name} {as_sent(value)[:60]} is not text; the article is kept without it"
 
@@ -361,7 +366,7 @@ def _read_jsonl(text: str, rel: str) -> Iterator[tuple[str, _Read | Skipped]]:
 
 
 def _str_or_none(value: object) -> str | None:
-    if value is None or _not_text("", value):
+    if not _textual(value):
         return None
     text = str(value).strip()
     return text or None
