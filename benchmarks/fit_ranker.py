@@ -187,6 +187,7 @@ MONOTONE = (
     "coverage_lexical",
     "bm25_lexical",
     "article_coverage",
+    "paraphrased",
 )
 
 
@@ -273,6 +274,17 @@ def support_rows(questions: Sequence[Question], rank: Linear) -> tuple[np.ndarra
     return np.array(rows), np.array(labels), sources
 
 
+def refusal_cut(values: np.ndarray, refuse: float) -> float | None:
+    """The value below which `refuse` of `values` (out-of-corpus questions' support) fall, half-way
+    between the last of them and the next: any cut between the two refuses as many on these
+    questions, and the middle leaves the most room either side for questions unseen."""
+    if not len(values):
+        return None
+    ordered = np.sort(values)
+    at = min(int(np.ceil(refuse * len(ordered))), len(ordered) - 1)
+    return float((ordered[at] + ordered[at - 1]) / 2 if at > 0 else ordered[at])
+
+
 def fit_support(
     questions: Sequence[Question], rank: Linear, refuse: float, weights: dict[str, float], l2: float = 1.0
 ) -> Linear:
@@ -295,9 +307,8 @@ def fit_support(
     value = z @ w
     news = np.array([s != "squad" for s in sources])
     if refuse > 0:
-        out = np.sort(value[~y & news] if (~y & news).any() else value[~y])
-        # The smallest bias that refuses `refuse` of them: support = value + bias < 0 for those below.
-        bias = -float(out[min(int(np.ceil(refuse * len(out))), len(out) - 1)]) if len(out) else b
+        cut = refusal_cut(value[~y & news] if (~y & news).any() else value[~y], refuse)
+        bias = b if cut is None else -cut  # support = value + bias < 0 below the cut
     else:
         # The bias that best separates the news set's answerable questions from the others:
         # the most answered plus refused, each as a share (Youden's J).

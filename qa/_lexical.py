@@ -35,6 +35,11 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+def stem_words(words: Sequence[str]) -> list[str]:
+    """Each of `words` (lower-cased already) stemmed as the index stems it, stop words too."""
+    return list(_stemmer().stemWords(words)) if words else []
+
+
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Lower-cased, stop-word-free, stemmed tokens of each text: what `bm25s.tokenize` gives with
     this module's settings, without the progress bars and per-text stop-word set it builds on

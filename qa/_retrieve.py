@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _late, _lexical
+from . import _late, _lexical, _wordnet
 from ._embed import Embedder
 from ._filters import EVERYTHING, Selection
 from ._kinds import TYPES, WANTS, has_type, offers_new, question_kind
@@ -66,6 +66,10 @@ RANK_FEATURES: tuple[str, ...] = (
     "article_coverage",  # ... that its article holds, anywhere
     "log_length",  # log(1 + its word pieces)
     "continues",  # it opens with a pronoun or determiner ("He", "The teenager"): it refers back
+    "paraphrased",  # share of the question's words it holds only as a WordNet synonym or derived
+    # form ("film" for "movie", "consecutive" for "straight"; `_wordnet`), times 1 - the best
+    # candidate's coverage: readers paraphrase, and where a sentence holds the question's own
+    # words (SQuAD's), a synonym elsewhere is weaker evidence than they are
     *(f"{kind}:{kind_type}" for kind, kind_type in WANTS),  # the question asks for what it holds
 )
 # Whether the best sentence answers at all: its cosine and token match, the share of the
@@ -590,6 +594,7 @@ class Retriever:
             "bm25_lexical": bm25 * coverage.max(),
             "article_coverage": article_coverage,
             "log_length": np.log1p(length),
+            "paraphrased": self._paraphrased(question, sentences) * (1.0 - coverage.max()),
         }
         kind = question_kind(question)
         types = index.sentence_types[sentences].astype(np.int64)
@@ -673,6 +678,34 @@ class Retriever:
         unique = sorted(set(query_tokens))
         idf = [self._idf[self._vocab[t]] if t in self._vocab else self._idf_unknown for t in unique]
         return unique, np.array(idf, dtype=np.float64)
+
+    def _paraphrased(self, question: str, rows: np.ndarray) -> np.ndarray:
+        """For each sentence of `rows`, the share of the question's words it paraphrases
+        (`_wordnet.paraphrases`): it holds a synonym's or derived form's stem, not the word's."""
+        words = _wordnet.paraphrases(question)
+        if not words:
+            return np.zeros(len(rows))
+        related = self._holds_any([stems for _, stems in words], rows)
+        own = self._holds_any([{stem} for stem, _ in words], rows)
+        return np.asarray((related & ~own).mean(axis=0), dtype=np.float64)
+
+    def _holds_any(self, term_sets: Sequence[frozenset[str] | set[str]], rows: np.ndarray) -> np.ndarray:
+        """For each set of stems, which of the sentence `rows` hold any of them (sets x rows),
+        from the sentence BM25 index's postings."""
+        sentences = self.index.bm25["sentences"]
+        indptr, indices, vocab = sentences.scores["indptr"], sentences.scores["indices"], sentences.vocab_dict
+        out = np.zeros((len(term_sets), len(rows)), dtype=bool)
+        # One flag per sentence of the index, set and cleared for each set: a few thousand
+        # postings a question, where sorting them (np.isin) cost a millisecond.
+        flags = np.zeros(len(self.index.sentences), dtype=bool)
+        for i, terms in enumerate(term_sets):
+            ids = [vocab[t] for t in terms if t in vocab]
+            if ids:
+                postings = np.concatenate([indices[indptr[v] : indptr[v + 1]] for v in ids])
+                flags[postings] = True
+                out[i] = flags[rows]
+                flags[postings] = False
+        return out
 
     def _presence(self, terms: list[str], idf: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The `terms`' IDF weights scaled to sum to 1 and, for each term, which of the sentence

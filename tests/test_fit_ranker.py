@@ -86,3 +86,14 @@ def test_the_shipped_ranker_weighs_no_match_against_a_sentence() -> None:
     rank = load_ranker().rank
     weights = dict(zip(rank.features, rank.weights, strict=True))
     assert {name: weights[name] for name in fit_ranker.MONOTONE if weights[name] < 0} == {}
+
+
+def test_the_refusal_cut_refuses_its_share_half_way_to_the_next_question() -> None:
+    values = np.array([4.0, 0.0, 3.0, 1.0, 2.0])
+    cut = fit_ranker.refusal_cut(values, 0.8)
+    assert cut == 3.5  # refuses 0, 1, 2 and 3; half-way between 3 and 4
+    assert (values < cut).mean() == 0.8
+    assert fit_ranker.refusal_cut(values, 0.5) == 2.5  # three of five: the share rounds up
+    assert fit_ranker.refusal_cut(values, 1.0) == 3.5  # never all: the cut stays below the highest
+    assert fit_ranker.refusal_cut(values, 0.0) == 0.0
+    assert fit_ranker.refusal_cut(np.array([]), 0.8) is None

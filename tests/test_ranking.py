@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import Engine, QAError, _lexical, build_index
+from qa import Engine, QAError, _lexical, _wordnet, build_index
 from qa._kinds import KINDS, TYPES, offers_new, question_kind, sentence_types
 from qa._ranker import RANKER_FILE, Linear, Ranker, load_ranker, save_ranker
 from qa._retrieve import (
@@ -362,3 +362,44 @@ def test_a_run_of_names_is_unknown_unless_an_article_writes_it_as_one(tmp_path: 
 )
 def test_name_runs(question: str, runs: list[list[str]]) -> None:
     assert _name_runs(question) == runs
+
+
+def test_a_sentence_holding_a_synonym_or_derived_form_paraphrases_the_questions_word(tmp_path: Path) -> None:
+    engine = _one_story(
+        tmp_path,
+        "The studio released the picture in May. Critics praised the film. "
+        "Real have won six consecutive games. The movie opens in June.",
+    )
+    c, texts = _candidates(engine, "Which movie did critics praise after six straight wins?")
+    # Counted less the more of the question's own words the best candidate holds.
+    lexical = 1.0 - c.column("coverage").max()
+    assert 0.0 < lexical < 1.0
+    paraphrased = dict(zip(texts, (c.column("paraphrased") / lexical).tolist(), strict=True))
+    # The question's words are movie, critics, praise, six, straight, wins ("Which" and "did"
+    # are stop words). "film" and "picture" are movie's synonyms, "consecutive" is straight's,
+    # "won" no form of "win" that the stemmer or WordNet's endings reach.
+    assert paraphrased == pytest.approx(
+        {
+            "The studio released the picture in May.": 1 / 6,
+            "Critics praised the film.": 1 / 6,
+            "Real have won six consecutive games.": 1 / 6,
+            # It holds "movie" itself: a word the sentence holds is no paraphrase.
+            "The movie opens in June.": 0.0,
+        }
+    )
+
+
+def test_wordnet_forms_relatives_and_the_words_a_question_can_paraphrase() -> None:
+    assert _wordnet.lemmas("polled") >= {"poll"}
+    assert _wordnet.lemmas("planning") >= {"plan"}
+    assert _wordnet.lemmas("Xqzzy") == frozenset()
+    assert {"film", "picture"} <= _wordnet.relatives("movies")
+    assert "interviewer" in _wordnet.relatives("interview")  # a derived form
+    assert _wordnet.relatives("Mourinho") == frozenset()
+    # Stop words, short words and names WordNet does not know are not paraphrased; a
+    # capitalised word it knows is ("Bank").
+    assert _wordnet.question_words("Why did Mourinho's Bank buy an old TV firm?") == ["Bank", "buy", "old", "firm"]
+    stems = dict(_wordnet.paraphrases("Which films were interviews about?"))
+    assert set(stems) == {"film", "interview"}
+    assert "movi" in stems["film"] and "film" not in stems["film"]
+    assert "back" not in stems.get("consecut", set())  # a compound's parts are no synonym
