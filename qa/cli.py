@@ -38,6 +38,10 @@ def INDEX(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def _one_place(index_dir: str | None, store_dir: str | None) -> str:
     given = {"index_dir": index_dir, "store_dir": store_dir}
+    for name, flag in (("index_dir", "--index"), ("store_dir", "--store")):
+        # An empty path would open the working directory as an index.
+        if given[name] is not None and not str(given[name]).strip():
+            raise click.UsageError(f"{flag} is empty; give an index folder (default: index) or a Milvus URI")
     if index_dir is None or store_dir is None or _same_place(index_dir, store_dir):
         place = index_dir if index_dir is not None else store_dir
         return "index" if place is None else place

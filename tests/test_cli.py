@@ -107,6 +107,8 @@ def test_errors_are_one_clear_line(args: tuple[str, ...], message: str, tmp_path
             ("info", "--index", "a", "--store", "b"),
             "qa: error: --index and --store name two places ('a', 'b'); give one",
         ),
+        (("info", "--index", ""), "qa: error: --index is empty; give an index folder (default: index) or a Milvus URI"),
+        (("ask", "--store", " ", "q"), "qa: error: --store is empty; give an index folder"),
     ],
 )
 def test_usage_errors_are_one_line_too(args: tuple[str, ...], message: str) -> None:
