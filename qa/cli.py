@@ -38,19 +38,24 @@ def INDEX(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def _one_place(index_dir: str | None, store_dir: str | None) -> str:
     given = {"index_dir": index_dir, "store_dir": store_dir}
-    for name, flag in (("index_dir", "--index"), ("store_dir", "--store")):
-        # An empty path would open the working directory as an index.
-        if given[name] is not None and not str(given[name]).strip():
-            raise click.UsageError(f"{flag} is empty; give an index folder (default: index) or a Milvus URI")
-    if index_dir is None or store_dir is None or _same_place(index_dir, store_dir):
-        place = index_dir if index_dir is not None else store_dir
-        return "index" if place is None else place
     ctx = click.get_current_context()
     typed = [name for name in given if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
-    if len(typed) == 1:
-        return str(given[typed[0]])
-    names = "--index and --store" if typed else "QA_INDEX and QA_STORE"
-    raise click.UsageError(f"{names} name two places ({index_dir!r}, {store_dir!r}); give one")
+    if index_dir is None or store_dir is None or _same_place(index_dir, store_dir):
+        name = "index_dir" if index_dir is not None else "store_dir"
+    elif len(typed) == 1:
+        name = typed[0]
+    else:
+        names = "--index and --store" if typed else "QA_INDEX and QA_STORE"
+        raise click.UsageError(f"{names} name two places ({index_dir!r}, {store_dir!r}); give one")
+    place = given[name]
+    if place is None:
+        return "index"
+    if not place.strip():  # an empty path would open the working directory as an index
+        where = {"index_dir": ("--index", "QA_INDEX"), "store_dir": ("--store", "QA_STORE")}[name]
+        raise click.UsageError(
+            f"{where[0 if name in typed else 1]} is empty; give an index folder (default: index) or a Milvus URI"
+        )
+    return place
 
 
 def _same_place(a: str, b: str) -> bool:

@@ -134,6 +134,12 @@ def test_index_and_store_are_one_setting(seed_index: Path) -> None:
     # One place spelt two ways is one place.
     same = qa("info", "--index", str(seed_index), "--store", f"{seed_index.parent}/./{seed_index.name}/")
     assert same.returncode == 0 and "articles: 1" in same.stdout, same.stderr
+    # An empty place is an error where it decides, named as it was given, and not where a place
+    # typed on the command line overrides it.
+    empty = qa("info", env={"QA_INDEX": " "})
+    assert empty.returncode == 2 and empty.stderr.startswith("qa: error: QA_INDEX is empty"), empty.stderr
+    overridden = qa("info", "--index", str(seed_index), env={"QA_STORE": " "})
+    assert overridden.returncode == 0 and "articles: 1" in overridden.stdout, overridden.stderr
     # A place typed on the command line wins over one from the environment, under either name.
     for flag in ("--index", "--store"):
         typed = qa("info", flag, str(seed_index), env={"QA_STORE": elsewhere})

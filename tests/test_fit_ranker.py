@@ -97,3 +97,5 @@ def test_the_refusal_cut_refuses_its_share_half_way_to_the_next_question() -> No
     assert fit_ranker.refusal_cut(values, 1.0) == 3.5  # never all: the cut stays below the highest
     assert fit_ranker.refusal_cut(values, 0.0) == 0.0
     assert fit_ranker.refusal_cut(np.array([]), 0.8) is None
+    hundred = np.arange(100.0)
+    assert (hundred < fit_ranker.refusal_cut(hundred, 0.55)).sum() == 55  # 0.55 * 100 is 55.000...01
