@@ -30,20 +30,22 @@ _ENDINGS = {
     "a": (("er", ""), ("est", ""), ("er", "e"), ("est", "e")),
 }  # fmt: skip
 _LOCK = threading.Lock()
-_LOADED: dict[str, tuple[str, str]] = {}
+_loaded: dict[str, tuple[str, str]] | None = None
 
 
 def _table() -> dict[str, tuple[str, str]]:
     """Word -> (its parts of speech, its relatives space-separated). The relatives are split
     only when asked (`relatives`): loading then costs about 0.1 s, once, on the first question,
-    and a lock keeps concurrent first questions from each loading it."""
-    if not _LOADED:
+    and a lock keeps concurrent first questions from each loading it. The table is published
+    whole, so a question never reads one half-filled."""
+    global _loaded
+    if _loaded is None:
         with _LOCK:
-            if not _LOADED:
+            if _loaded is None:
                 with gzip.open(TABLE, "rt", encoding="utf-8") as lines:
                     rows = (line.rstrip("\n").split("\t") for line in lines if not line.startswith("#"))
-                    _LOADED.update((word, (parts, related)) for word, parts, related in rows)
-    return _LOADED
+                    _loaded = {word: (parts, related) for word, parts, related in rows}
+    return _loaded
 
 
 def lemmas(word: str) -> frozenset[str]:
