@@ -710,19 +710,9 @@ class Retriever:
     def _presence(self, terms: list[str], idf: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The `terms`' IDF weights scaled to sum to 1 and, for each term, which of the sentence
         `rows` hold it (terms x rows), read from the sentence BM25 index's postings (built with
-        the same tokenizer, and sorted), so no sentence is tokenized again."""
-        held = np.zeros((len(terms), len(rows)), dtype=bool)
-        if not terms:
-            return idf, held
-        sentences = self.index.bm25["sentences"]
-        indptr, indices, vocab = sentences.scores["indptr"], sentences.scores["indices"], sentences.vocab_dict
-        for i, term in enumerate(terms):
-            if term in vocab:
-                postings = indices[indptr[vocab[term]] : indptr[vocab[term] + 1]]
-                if len(postings):
-                    at = np.minimum(np.searchsorted(postings, rows), len(postings) - 1)
-                    held[i] = postings[at] == rows
-        return idf / float(idf.sum()), held
+        the same tokenizer), so no sentence is tokenized again."""
+        held = self._holds_any([{term} for term in terms], rows)
+        return (idf / float(idf.sum()) if terms else idf), held
 
 
 def _normaliser(values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
