@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/wordnet_table.py [--sdist FILE]
 
 Readers paraphrase: "movie" for "film", "straight" for "consecutive", "prison term" for
-"sentences", "interviews" for "interviewed". The bundled model bridges some such pairs and
+"sentences", "interview" for "interviewer". The bundled model bridges some such pairs and
 misses others; WordNet names them outright. `qa._wordnet` reads this table to count, for each
 candidate sentence, the question's words it holds only as a synonym or a derived form
 (benchmarks/RESULTS.md, History, "WordNet's synonyms").
