@@ -21,7 +21,7 @@ from ._kinds import sentence_types
 from ._late import SAMPLE_ROWS, TOKEN_DIMS, Projection, fit_projection, quantize
 from ._segment import iter_split
 from ._store import FORMAT_VERSION, IndexData, Manifest, StoredIndex, vector_index_kind
-from ._stores import Store, open_store
+from ._stores import Store, is_server, open_store
 from ._types import Article, BuildReport
 
 CHUNK_TOKENS = 200
@@ -69,6 +69,7 @@ def build_index(
     or changed articles are embedded. Raises `QAError` subclasses with a fix in
     the message.
     """
+    _outside(corpus_dir, index_dir)
     corpus = read_corpus(corpus_dir)
     with ExitStack() as stack:
         if ray is not None and embedder is None:
@@ -84,6 +85,19 @@ def build_index(
             settings=settings,
             full=full,
             progress=progress,
+        )
+
+
+def _outside(corpus_dir: str | Path, index_dir: str | Path | Store) -> None:
+    """Refuse an index folder or Milvus Lite file that is the corpus folder or lies inside it:
+    the build would write into the corpus, and the next one read the index's files as articles."""
+    if isinstance(index_dir, Store) or is_server(str(index_dir)) or not Path(corpus_dir).is_dir():
+        return
+    corpus, place = Path(corpus_dir).resolve(), Path(index_dir).resolve()
+    if place == corpus or corpus in place.parents:
+        raise BuildError(
+            f"the index {str(index_dir)!r} would be inside the corpus {str(corpus_dir)!r}, and the next build "
+            "would read it as articles; pass --index a place outside the corpus (the default is `index`)"
         )
 
 

@@ -184,3 +184,16 @@ def test_tokens_are_coded_batch_by_batch_after_a_spread_sample(tmp_path: Path, m
             stored.token_codes[offsets[s] : offsets[s + 1]], stored.token_scale[offsets[s] : offsets[s + 1]]
         )
         assert found.shape == expected.shape and (found * expected).sum(axis=1).min() > 0.99
+
+
+@pytest.mark.parametrize("inside", [".", "index", "sub/x.db"])
+def test_an_index_inside_its_own_corpus_is_refused_and_nothing_is_written(tmp_path: Path, inside: str) -> None:
+    corpus = tmp_path / "corpus"
+    write(corpus, ARTICLES)
+    (corpus / "sub").mkdir()
+    before = sorted(p.relative_to(corpus) for p in corpus.rglob("*"))
+    with pytest.raises(BuildError, match=r"would be inside the corpus .* pass --index a place outside"):
+        build_index(corpus, corpus / inside, embedder=FakeEmbedder())
+    assert sorted(p.relative_to(corpus) for p in corpus.rglob("*")) == before
+    build_index(corpus, tmp_path / "corpus-index", embedder=FakeEmbedder())  # beside it, though its name starts alike
+    assert (tmp_path / "corpus-index" / "CURRENT").is_file()

@@ -81,7 +81,8 @@ def test_ask_file_answers_one_json_line_per_question(seed_index: Path, tmp_path:
         (("ask", "\u200b?\x1b", "--index", "{seed}"), "qa: error: the question has no words"),
         (("ask", "anything", "--index", "{seed}/CURRENT"), "qa: error: '"),
         (("build", "--corpus", "{tmp}/nowhere", "--index", "{tmp}/i"), "qa: error: corpus "),
-        (("build", "--corpus", "{tmp}", "--index", "{tmp}/i"), "qa: error: no readable articles"),
+        (("build", "--corpus", "{tmp}", "--index", "{tmp}-index"), "qa: error: no readable articles"),
+        (("build", "--corpus", "{tmp}", "--index", "{tmp}/i"), "qa: error: the index '"),
         (("ask", "q", "--index", "{seed}", "--model", "other/model"), "qa: error: index"),
     ],
 )
