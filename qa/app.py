@@ -109,6 +109,26 @@ class Handlers:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._examples: tuple[str, list[str]] = ("", [])  # (corpus hash, its example questions)
+
+    def examples(self) -> list[str]:
+        """Example questions from the served build's articles, worked out once per corpus."""
+        index = self.engine.index
+        if self._examples[0] != index.manifest.corpus_hash:
+            self._examples = (index.manifest.corpus_hash, example_questions(a.text for a in index.articles[:500]))
+        return self._examples[1]
+
+    def page(self) -> tuple[str, Any, Any, Any]:
+        """What a page opened now shows of the build served now, which may be newer than the
+        one the server started with: its line, the source and recency filters its articles
+        allow, and example questions from them."""
+        filters, examples = self.engine.filters, self.examples()
+        return (
+            self.index_line(),
+            gr.update(choices=list(filters.sources), visible=bool(filters.sources)),
+            gr.update(visible=filters.dated),
+            gr.update(samples=[[q] for q in examples], visible=bool(examples)),
+        )
 
     def index_line(self) -> str:
         """The page's line about the build being served."""
@@ -265,14 +285,12 @@ def rejected(endpoint: str, exc: QAError) -> Exception:
 def create_app(engine: Engine, *, concurrency: int = CONCURRENCY, queue_size: int = QUEUE_SIZE) -> gr.Blocks:
     """The chat UI and API over one loaded engine; `concurrency` answers run at once and
     `queue_size` more may wait (benchmarks/load.py varies them)."""
-    examples = example_questions(a.text for a in engine.index.articles[:500])
     handlers = Handlers(engine)
+    examples = handlers.examples()
 
     with gr.Blocks(title="qa: cited answers") as demo:
         gr.Markdown("## qa: answers with their exact source sentences")
         index_line = gr.Markdown(handlers.index_line(), elem_id="index-line")
-        # The engine follows newly published builds; a page opened later names the one it asks.
-        demo.load(handlers.index_line, None, index_line, api_visibility="private")
         citations_state = gr.State([])
         with gr.Row():
             with gr.Column(scale=3):
@@ -301,14 +319,21 @@ def create_app(engine: Engine, *, concurrency: int = CONCURRENCY, queue_size: in
                         elem_id="recency",
                         visible=engine.filters.dated,
                     )
-                if examples:
-                    gr.Examples(examples=examples, inputs=question, label="Example questions")
+                shown = gr.Examples(
+                    examples=[[q] for q in examples],
+                    inputs=question,
+                    label="Example questions",
+                    visible=bool(examples),
+                    elem_id="examples",
+                )
             with gr.Column(scale=2):
                 searched = gr.Textbox(label="Searched", interactive=False, elem_id="searched")
                 sources = gr.Radio(choices=[], label="Sources", elem_id="sources")
                 context_view = gr.HighlightedText(
                     label="Context (cited sentence highlighted)", combine_adjacent=False, elem_id="context"
                 )
+        # The engine follows newly published builds; a page opened later shows the one it asks.
+        demo.load(handlers.page, None, [index_line, source_filter, recency, shown.dataset], api_visibility="private")
         outputs = [chatbot, question, sources, context_view, searched, citations_state]
         inputs = [question, chatbot, since, until, source_filter, recency]
         for trigger in (send.click, question.submit):

@@ -23,7 +23,7 @@ from qa import Engine, QAError, build_index
 from qa._gradio import gr  # as the app imports it, so the tests run what users run
 from qa.app import Handlers, create_app, launch, parse_auth, user_questions
 from tests._http import free_port, plain_call, post, wait_until_up
-from tests.conftest import ACME, PLANET, ROOT, FakeEmbedder
+from tests.conftest import ACME, PLANET, ROOT, FakeEmbedder, write_dated_corpus
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -393,6 +393,35 @@ def test_browser_filters_and_shows_citation_dates(dated_server: str, browser: An
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "filters.png"), full_page=True)
     page.close()
+
+
+def test_a_page_opened_after_a_new_build_shows_its_filters_and_examples(
+    seed_corpus: Path, browser: Any, tmp_path: Path
+) -> None:
+    index = tmp_path / "index"
+    build_index(seed_corpus, index)
+    engine = Engine(index)
+    with serving(engine) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.wait_for_selector("#examples", state="visible")
+        assert "What did Witkoff say?" in page.inner_text("#examples")
+        assert not page.is_visible("#source-filter") and not page.is_visible("#recency")
+        # The server keeps running while a dated, sourced corpus is built into its index.
+        build_index(write_dated_corpus(tmp_path / "dated"), index)
+        assert engine.refresh()
+        page.reload()
+        page.wait_for_selector("#source-filter", state="visible")
+        assert page.is_visible("#recency") and "dated 2024-01-11 to 2025-03-04" in page.inner_text("body")
+        page.wait_for_function("() => document.querySelector('#examples').innerText.includes('Acme Corp')")
+        assert "Witkoff" not in page.inner_text("#examples")
+        page.click("#examples button")
+        page.wait_for_function(
+            "() => document.querySelector('#question textarea').value === 'What did Acme Corp say?'", timeout=10_000
+        )
+        page.click("#source-filter input")
+        page.wait_for_function("() => document.body.innerText.includes('Daily Planet')", timeout=10_000)
+        page.close()
 
 
 # Plain HTTP as a curl user writes it, against `qa serve` in its own process.
