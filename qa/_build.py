@@ -89,15 +89,25 @@ def build_index(
 
 
 def _outside(corpus_dir: str | Path, index_dir: str | Path | Store) -> None:
-    """Refuse an index folder or Milvus Lite file that is the corpus folder or lies inside it:
-    the build would write into the corpus, and the next one read the index's files as articles."""
+    """Keep a corpus folder and a local index apart. An index folder or Milvus Lite file that is
+    the corpus folder or lies inside it would be written into the corpus, and the next build
+    would read its files as articles; a corpus inside an index folder may be removed with the
+    index's old builds."""
     if isinstance(index_dir, Store) or is_server(str(index_dir)) or not Path(corpus_dir).is_dir():
         return
-    corpus, place = Path(corpus_dir).resolve(), Path(index_dir).resolve()
+    try:
+        corpus, place = Path(corpus_dir).resolve(), Path(index_dir).resolve()
+    except (OSError, RuntimeError):
+        return  # a symlink loop: the build itself then fails with one line naming it
     if place == corpus or corpus in place.parents:
         raise BuildError(
             f"the index {str(index_dir)!r} would be inside the corpus {str(corpus_dir)!r}, and the next build "
-            "would read it as articles; pass --index a place outside the corpus (the default is `index`)"
+            "would read it as articles; pass --index a place outside the corpus folder"
+        )
+    if place in corpus.parents:
+        raise BuildError(
+            f"the corpus {str(corpus_dir)!r} is inside the index {str(index_dir)!r}, whose old builds a build "
+            "removes; move the corpus out of the index folder, or pass --index a place outside it"
         )
 
 

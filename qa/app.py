@@ -113,10 +113,11 @@ class Handlers:
 
     def examples(self) -> list[str]:
         """Example questions from the served build's articles, worked out once per corpus."""
-        index = self.engine.index
-        if self._examples[0] != index.manifest.corpus_hash:
-            self._examples = (index.manifest.corpus_hash, example_questions(a.text for a in index.articles[:500]))
-        return self._examples[1]
+        index, (corpus, examples) = self.engine.index, self._examples
+        if corpus != index.manifest.corpus_hash:
+            examples = example_questions(a.text for a in index.articles[:500])
+            self._examples = (index.manifest.corpus_hash, examples)
+        return examples
 
     def page(self) -> tuple[str, Any, Any, Any]:
         """What a page opened now shows of the build served now, which may be newer than the
@@ -319,8 +320,10 @@ def create_app(engine: Engine, *, concurrency: int = CONCURRENCY, queue_size: in
                         elem_id="recency",
                         visible=engine.filters.dated,
                     )
+                # A placeholder keeps the question box among the examples' inputs, so examples
+                # of a later build can be shown even when this one has none.
                 shown = gr.Examples(
-                    examples=[[q] for q in examples],
+                    examples=[[q] for q in examples] or [["?"]],
                     inputs=question,
                     label="Example questions",
                     visible=bool(examples),

@@ -186,14 +186,27 @@ def test_tokens_are_coded_batch_by_batch_after_a_spread_sample(tmp_path: Path, m
         assert found.shape == expected.shape and (found * expected).sum(axis=1).min() > 0.99
 
 
-@pytest.mark.parametrize("inside", [".", "index", "sub/x.db"])
+@pytest.mark.parametrize("inside", [".", "index", "sub/x.db", "loop/x"])
 def test_an_index_inside_its_own_corpus_is_refused_and_nothing_is_written(tmp_path: Path, inside: str) -> None:
     corpus = tmp_path / "corpus"
     write(corpus, ARTICLES)
     (corpus / "sub").mkdir()
+    (corpus / "loop").symlink_to("loop")
     before = sorted(p.relative_to(corpus) for p in corpus.rglob("*"))
-    with pytest.raises(BuildError, match=r"would be inside the corpus .* pass --index a place outside"):
+    refused = "a place outside the corpus" if inside != "loop/x" else "build failed .*symbolic links"
+    with pytest.raises(BuildError, match=refused):  # a symlink loop is the build's own one line
         build_index(corpus, corpus / inside, embedder=FakeEmbedder())
     assert sorted(p.relative_to(corpus) for p in corpus.rglob("*")) == before
     build_index(corpus, tmp_path / "corpus-index", embedder=FakeEmbedder())  # beside it, though its name starts alike
     assert (tmp_path / "corpus-index" / "CURRENT").is_file()
+
+
+def test_a_corpus_inside_its_index_is_refused_and_kept(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    write(tmp_path / "first", ARTICLES)
+    build_index(tmp_path / "first", index, embedder=FakeEmbedder())
+    corpus = index / "builds" / "notes"  # where a build would remove it with the old builds
+    write(corpus, ARTICLES)
+    with pytest.raises(BuildError, match=r"is inside the index .* move the corpus out of the index folder"):
+        build_index(corpus, index, embedder=FakeEmbedder())
+    assert sorted(p.name for p in corpus.iterdir()) == sorted(ARTICLES)
