@@ -21,6 +21,10 @@ _ANAPHORA = frozenset(
     {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "theirs", "it", "its"}
     | {"this", "that", "these", "those", "there", "then", "former", "latter", "instead"}
 )
+# Words that order the telling ("What did he say next?") rather than name its subject: a later
+# "Why?" is about the subject, not about "next". Only where they end a clause, though: "the next
+# election" is a subject.
+_SEQUENCE = re.compile(r"\b(?:next|later|again|else|afterwards|meanwhile)\b(?=\s*(?:[?.!,;]|$))", re.IGNORECASE)
 _CONTINUATIONS = ("and ", "but ", "also ", "what about", "how about", "why", "what else", "anything else")
 _QUESTION_WORDS = frozenset(
     {"what", "who", "whom", "whose", "which", "when", "where", "why", "how"}
@@ -74,7 +78,8 @@ def rewrite(question: str, history: Sequence[str]) -> str:
     terms = key_terms(previous)
     if key_terms(question) and not question.lower().strip().startswith(_CONTINUATIONS):
         terms = [t for t in terms if t[0].isupper()] or terms
-    carried = [t for t in terms if t.lower() not in own][:MAX_CARRIED]
+    ordering = {m.group().lower() for m in _SEQUENCE.finditer(previous)}
+    carried = [t for t in terms if t.lower() not in own | ordering][:MAX_CARRIED]
     return f"{question} {' '.join(carried)}" if carried else question
 
 

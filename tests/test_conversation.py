@@ -27,6 +27,9 @@ def test_a_chain_of_follow_ups_keeps_its_subject() -> None:
     history = [FIRST, "Why?"]
     assert rewrite("When did he say it?", history) == "When did he say it? Grushko Moscow seek"
     assert rewrite("Which outlet reported it?", history) == "Which outlet reported it? Grushko Moscow"
+    # "next" orders the telling; the "Why?" after it is about Grushko, not about "next".
+    assert rewrite("Why?", [FIRST, "What did he say next?"]) == "Why? Grushko Moscow"
+    assert rewrite("What about it?", ["When is the next election?"]) == "What about it? next election"
 
 
 def test_key_terms_put_names_first_and_drop_question_words() -> None:
