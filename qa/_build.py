@@ -99,12 +99,12 @@ def _outside(corpus_dir: str | Path, index_dir: str | Path | Store) -> None:
         corpus, place = Path(corpus_dir).resolve(), Path(index_dir).resolve()
     except (OSError, RuntimeError):
         return  # a symlink loop: the build itself then fails with one line naming it
-    if place == corpus or corpus in place.parents:
+    if place.is_relative_to(corpus):
         raise BuildError(
             f"the index {str(index_dir)!r} would be inside the corpus {str(corpus_dir)!r}, and the next build "
             "would read it as articles; pass --index a place outside the corpus folder"
         )
-    if place in corpus.parents:
+    if corpus.is_relative_to(place):
         raise BuildError(
             f"the corpus {str(corpus_dir)!r} is inside the index {str(index_dir)!r}, whose old builds a build "
             "removes; move the corpus out of the index folder, or pass --index a place outside it"

@@ -74,12 +74,12 @@ def rewrite(question: str, history: Sequence[str]) -> str:
     if not history or not is_follow_up(question):
         return question
     previous = rewrite(history[-1], history[:-1])
-    own = {w.lower() for w in _words(question)}
     terms = key_terms(previous)
     if key_terms(question) and not question.lower().strip().startswith(_CONTINUATIONS):
         terms = [t for t in terms if t[0].isupper()] or terms
-    ordering = {m.group().lower() for m in _SEQUENCE.finditer(previous)}
-    carried = [t for t in terms if t.lower() not in own | ordering][:MAX_CARRIED]
+    # The question's own words, and those that only ordered the previous telling ("next").
+    left_out = {w.lower() for w in _words(question)} | {m.group().lower() for m in _SEQUENCE.finditer(previous)}
+    carried = [t for t in terms if t.lower() not in left_out][:MAX_CARRIED]
     return f"{question} {' '.join(carried)}" if carried else question
 
 
