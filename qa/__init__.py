@@ -30,7 +30,7 @@ from ._types import Answer, Article, BuildReport, Citation, Skipped
 
 if TYPE_CHECKING:
     from ._build import build_index
-    from ._engine import Engine, IndexSummary
+    from ._engine import Engine, IndexSummary, Served
 
 __version__ = "0.1.0"
 
@@ -50,11 +50,12 @@ __all__ = [
     "InvalidQuestionError",
     "ModelError",
     "QAError",
+    "Served",
     "Skipped",
     "build_index",
 ]
 
-_LAZY = {"build_index": "._build", "Engine": "._engine", "IndexSummary": "._engine"}
+_LAZY = {"build_index": "._build", "Engine": "._engine", "IndexSummary": "._engine", "Served": "._engine"}
 
 
 def __getattr__(name: str) -> Any:

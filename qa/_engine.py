@@ -47,6 +47,16 @@ class IndexSummary:
     corpus_hash: str
 
 
+@dataclass(frozen=True)
+class Served:
+    """One build as it was served at one moment: what a page shows of it is read from here, so
+    a build published meanwhile cannot give one part of the page and its predecessor another."""
+
+    summary: IndexSummary
+    filters: ArticleFilters
+    articles: Sequence[Article]
+
+
 def check_question(question: object) -> str:
     """The question, stripped; `InvalidQuestionError` if it is not usable text."""
     if not isinstance(question, str):
@@ -364,15 +374,24 @@ class Engine:
         """The article with id `article_id` in the build served now (KeyError if absent)."""
         return self._serving.by_id[article_id]
 
+    def served(self) -> Served:
+        """The build served now, its summary, filters and articles read together."""
+        serving = self._serving
+        return Served(_summary(serving.index), serving.filters, serving.index.articles)
+
     def summary(self) -> IndexSummary:
         """Counts and build facts of the loaded index."""
-        m = self.index.manifest
-        return IndexSummary(
-            path=self.index.location,
-            articles=m.articles,
-            sentences=m.sentences,
-            chunks=m.chunks,
-            model=m.model,
-            built_at=m.built_at,
-            corpus_hash=m.corpus_hash,
-        )
+        return _summary(self.index)
+
+
+def _summary(index: _store.StoredIndex) -> IndexSummary:
+    m = index.manifest
+    return IndexSummary(
+        path=index.location,
+        articles=m.articles,
+        sentences=m.sentences,
+        chunks=m.chunks,
+        model=m.model,
+        built_at=m.built_at,
+        corpus_hash=m.corpus_hash,
+    )

@@ -16,7 +16,7 @@ from typing import Any
 
 from ._answer import context
 from ._conversation import example_questions
-from ._engine import Engine
+from ._engine import Engine, Served
 from ._errors import InvalidQuestionError, QAError, as_sent
 from ._gradio import gr
 from ._http import Gate
@@ -111,30 +111,32 @@ class Handlers:
         self.engine = engine
         self._examples: tuple[str, list[str]] = ("", [])  # (corpus hash, its example questions)
 
-    def examples(self) -> list[str]:
+    def examples(self, served: Served | None = None) -> list[str]:
         """Example questions from the served build's articles, worked out once per corpus."""
-        index, (corpus, examples) = self.engine.index, self._examples
-        if corpus != index.manifest.corpus_hash:
-            examples = example_questions(a.text for a in index.articles[:500])
-            self._examples = (index.manifest.corpus_hash, examples)
+        served = served or self.engine.served()
+        corpus, examples = self._examples
+        if corpus != served.summary.corpus_hash:
+            examples = example_questions(a.text for a in served.articles[:500])
+            self._examples = (served.summary.corpus_hash, examples)
         return examples
 
     def page(self) -> tuple[str, Any, Any, Any]:
         """What a page opened now shows of the build served now, which may be newer than the
         one the server started with: its line, the source and recency filters its articles
-        allow, and example questions from them."""
-        filters, examples = self.engine.filters, self.examples()
+        allow, and example questions from them, all of one build."""
+        served = self.engine.served()
+        examples, filters = self.examples(served), served.filters
         return (
-            self.index_line(),
+            self.index_line(served),
             gr.update(choices=list(filters.sources), visible=bool(filters.sources)),
             gr.update(visible=filters.dated),
             gr.update(samples=[[q] for q in examples], visible=bool(examples)),
         )
 
-    def index_line(self) -> str:
+    def index_line(self, served: Served | None = None) -> str:
         """The page's line about the build being served."""
-        s = self.engine.summary()
-        filters = self.engine.filters
+        served = served or self.engine.served()
+        s, filters = served.summary, served.filters
         dated = f" · {filters.date_range()}" if filters.dated else ""
         return (
             f"Index: {counted(s.articles, 'article')}, {counted(s.sentences, 'sentence')}{dated} · "
@@ -287,11 +289,12 @@ def create_app(engine: Engine, *, concurrency: int = CONCURRENCY, queue_size: in
     """The chat UI and API over one loaded engine; `concurrency` answers run at once and
     `queue_size` more may wait (benchmarks/load.py varies them)."""
     handlers = Handlers(engine)
-    examples = handlers.examples()
+    served = engine.served()
+    examples = handlers.examples(served)
 
     with gr.Blocks(title="qa: cited answers") as demo:
         gr.Markdown("## qa: answers with their exact source sentences")
-        index_line = gr.Markdown(handlers.index_line(), elem_id="index-line")
+        index_line = gr.Markdown(handlers.index_line(served), elem_id="index-line")
         citations_state = gr.State([])
         with gr.Row():
             with gr.Column(scale=3):
@@ -306,19 +309,19 @@ def create_app(engine: Engine, *, concurrency: int = CONCURRENCY, queue_size: in
                     since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="since", max_lines=1)
                     until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="until", max_lines=1)
                     source_filter = gr.Dropdown(
-                        choices=list(engine.filters.sources),
+                        choices=list(served.filters.sources),
                         value=[],
                         multiselect=True,
                         label="Sources (empty: all)",
                         elem_id="source-filter",
-                        visible=bool(engine.filters.sources),
+                        visible=bool(served.filters.sources),
                     )
                     recency = gr.Number(
                         value=None,
                         minimum=0,
                         label="Prefer recent: half-life in days (0: off)",
                         elem_id="recency",
-                        visible=engine.filters.dated,
+                        visible=served.filters.dated,
                     )
                 # A placeholder keeps the question box among the examples' inputs, so examples
                 # of a later build can be shown even when this one has none.

@@ -322,3 +322,35 @@ def test_build_reports_and_reuses_past_a_damaged_faiss_in_process(seed_corpus: P
     after = load_index(index)
     assert np.array_equal(after.chunk_vectors, vectors) and after.search_chunks(vectors[0], 1)[0][0] == 0
     after.close()
+
+
+def test_what_a_page_reads_of_the_served_build_is_one_build(seed_corpus: Path, tmp_path: Path) -> None:
+    """A page's line, filters and examples come from `Engine.served()`: read while builds are
+    swapped in, its summary, filters and articles always belong to the same build."""
+    index = tmp_path / "index"
+    build_index(seed_corpus, index, embedder=FakeEmbedder())
+    engine = Engine(index, embedder=FakeEmbedder(), reload_every=0.01)
+    engine.watch()
+    seen: set[int] = set()
+    mixed: list[tuple[int, int, int]] = []
+
+    def read() -> None:
+        served = engine.served()
+        counts = (served.summary.articles, len(served.articles), len(served.filters.times))
+        seen.add(counts[0])
+        if len(set(counts)) != 1:
+            mixed.append(counts)
+
+    stop = threading.Event()
+    readers = run_threads(2, read, stop)
+    try:
+        for n in range(12):
+            (seed_corpus / f"extra{n}.txt").write_text(f"Extra story {n}. It has two sentences.", encoding="utf-8")
+            build_index(seed_corpus, index, embedder=FakeEmbedder())
+            time.sleep(0.03)
+    finally:
+        stop.set()
+        for thread in readers:
+            thread.join()
+        engine.close()
+    assert mixed == [] and len(seen) > 3
