@@ -25,6 +25,17 @@ _ANAPHORA = frozenset(
 # "Why?" is about the subject, not about "next". Only where they end a clause, though: "the next
 # election" is a subject.
 _SEQUENCE = re.compile(r"\b(?:next|later|again|else|afterwards|meanwhile)\b(?=\s*(?:[?.!,;]|$))", re.IGNORECASE)
+# A follow-up asking what came after the previous answer ("What did he say next?", "And then?",
+# "What happened after that?"): the story's telling goes on from the sentence last cited.
+_GOES_ON = re.compile(
+    r"\b(?:next|then|afterwards|after (?:that|this)|later|else|go on|went on|continued?|followed|more)\b", re.IGNORECASE
+)
+# Words such a follow-up may hold besides the marker and names the previous turn already used.
+_TELLING = frozenset(
+    {"say", "says", "said", "tell", "tells", "told", "add", "adds", "added", "happen", "happens", "happened"}
+    | {"come", "comes", "came", "follow", "follows", "followed", "go", "goes", "went", "continue", "continued"}
+    | {"next", "later", "else", "afterwards", "anything", "something", "what", "and"}
+)
 _CONTINUATIONS = ("and ", "but ", "also ", "what about", "how about", "why", "what else", "anything else")
 _QUESTION_WORDS = frozenset(
     {"what", "who", "whom", "whose", "which", "when", "where", "why", "how"}
@@ -81,6 +92,17 @@ def rewrite(question: str, history: Sequence[str]) -> str:
     left_out = {w.lower() for w in _words(question)} | {m.group().lower() for m in _SEQUENCE.finditer(previous)}
     carried = [t for t in terms if t.lower() not in left_out][:MAX_CARRIED]
     return f"{question} {' '.join(carried)}" if carried else question
+
+
+def asks_what_follows(question: str, previous: str = "") -> bool:
+    """Whether `question` asks what came after the previous turn's answer in its story ("What
+    did he say next?", "And then?", "What did Grushko say after that?" after a Grushko question):
+    a marker of sequence, and no words of its own besides telling verbs and the previous
+    turn's (`previous`, its query)."""
+    if not _GOES_ON.search(question):
+        return False
+    earlier = {w.lower() for w in _words(previous)}
+    return all(t.lower() in _TELLING or t.lower() in earlier for t in key_terms(question))
 
 
 def answer_names(sentence: str, query: str) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import _lexical, _store
 from ._answer import compose
-from ._conversation import answer_names, rewrite, term_spans
+from ._conversation import answer_names, asks_what_follows, rewrite, term_spans
 from ._embed import Embedder, canonical_model_name, load_embedder
 from ._errors import IndexMismatchError, InvalidQuestionError, QAError, rebuild_hint
 from ._filters import EVERYTHING, ArticleFilters, Selection
@@ -364,11 +364,35 @@ class Engine:
                 # (news dev follow-ups, out of fold: 13 of 20 answered without them, 15 with
                 # them, 10 with them picking the sentence too).
                 query = " ".join([query, *answer_names(answered.citations[0].sentence, query)])
+        after = Engine._follows(retriever, text, earlier, top, depth, select) if query != text else None
+        if after is not None:
+            # Reading on in the story the user was shown answers, whatever the words say.
+            context = context | {retriever.index.articles[int(retriever.index.sentences[after, 0])].id}
         favour = {article: FOLLOW_UP_ODDS for article in context}
         retrieval = retriever.search(
-            query, boost=boost, limit=max(top, depth), focus=focus, select=select, favour=favour
+            query, boost=boost, limit=max(top, depth), focus=focus, select=select, favour=favour, after=after
         )
         return compose(text, retrieval.query, retrieval.hits, top=top, context=context), retrieval
+
+    @staticmethod
+    def _follows(
+        retriever: Retriever, text: str, earlier: list[str], top: int, depth: int, select: Selection
+    ) -> int | None:
+        """For a follow-up asking what came next ("What did he say next?"), the row of the last
+        sentence the previous turn showed of its story, reading on from its first citation; else None."""
+        if not asks_what_follows(text, rewrite(earlier[-1], earlier[:-1])):
+            return None
+        # The previous turn as it was answered, follow-up and all: the user read its citations.
+        shown, retrieval = Engine._answer(retriever, earlier[-1], earlier[:-1], top, depth, select)
+        if not shown.citations:
+            return None
+        cited = {(c.article_id, c.start) for c in shown.citations}
+        rows = {hit.row for hit in retrieval.hits if (hit.article.id, hit.start) in cited}
+        first = shown.citations[0]
+        row = next(hit.row for hit in retrieval.hits if (hit.article.id, hit.start) == (first.article_id, first.start))
+        while row + 1 in rows:
+            row += 1
+        return row
 
     def article(self, article_id: str) -> Article:
         """The article with id `article_id` in the build served now (KeyError if absent)."""

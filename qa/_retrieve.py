@@ -327,12 +327,15 @@ class Retriever:
         focus: Sequence[tuple[int, int]] | None = None,
         select: Selection = EVERYTHING,
         favour: Mapping[str, float] | None = None,
+        after: int | None = None,
     ) -> Retrieval:
         """Rank sentences for `query`; `boost` adds to the hybrid scores of the named articles.
         Only the articles `select` allows are searched; its weights scale their chunks' scores
         and their sentences' odds.
 
-        `favour` adds log-odds to the scores of the named articles' sentences.
+        `favour` adds log-odds to the scores of the named articles' sentences. `after` is a
+        sentence row whose successors the question asks for ("What did he say next?"): the
+        sentences that follow it in its article come first, in the article's order.
 
         Only the words of `query` inside the character spans `focus` (all, if None) take part in
         the late interaction that picks sentences: a follow-up carries earlier terms to find
@@ -360,7 +363,12 @@ class Retriever:
             # previous turn answered from, so its sentences start ahead of another story's.
             own = [self.index.articles[a].id for a in articles]
             scores = scores + np.array([favour.get(article, 0.0) for article in own])
-        order = np.lexsort((c.sentences, -scores)).tolist()
+        # First the sentences after `after` in its article, nearest first; then by score.
+        first = np.zeros(len(scores), dtype=np.int64)
+        if after is not None:
+            follows = (c.sentences > after) & (articles == self.index.sentences[after, 0])
+            first = np.where(follows, c.sentences - after - len(self.index.sentences), 0)
+        order = np.lexsort((c.sentences, -scores, first)).tolist()
         groups = retold_among(c.groups, order, [c.texts[i] for i in order[:RETOLD_AMONG]])
         chosen: list[int] = []
         seen: set[int] = set()

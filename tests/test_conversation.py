@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from qa._conversation import answer_names, example_questions, is_follow_up, key_terms, rewrite, term_spans
+import json
+
+import pytest
+
+from qa._conversation import (
+    answer_names,
+    asks_what_follows,
+    example_questions,
+    is_follow_up,
+    key_terms,
+    rewrite,
+    term_spans,
+)
+from tests.conftest import ROOT, SHARED
 
 FIRST = "What did Grushko say Moscow will seek?"
 
@@ -73,3 +86,44 @@ def test_answer_names_are_the_previous_answers_names_the_query_lacks() -> None:
         "Germany",
     ]
     assert answer_names("The firm agreed to invest 242m pesos.", query) == []
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did he say next?",
+        "And then?",
+        "What happened after that?",
+        "Tell me more.",
+        "What else did she say?",
+        "What did Grushko say next?",
+        "Go on",
+        "What came next?",
+    ],
+)
+def test_a_follow_up_asking_what_came_next_reads_on(question: str) -> None:
+    assert asks_what_follows(question, FIRST)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which outlet did he tell that to?",
+        "Why?",
+        "What did they do after the election?",
+        "Who is next in line?",
+        "What is the next election?",
+        "What did Putin say next?",
+        "What happened to him before he died?",
+    ],
+)
+def test_a_follow_up_with_a_subject_of_its_own_does_not_read_on(question: str) -> None:
+    # Words the previous turn did not use ("election", "Putin") ask about something else.
+    assert not asks_what_follows(question, FIRST)
+
+
+def test_no_news_follow_up_of_the_dev_set_or_the_check_sets_reads_on() -> None:
+    files = [SHARED / "data" / "news_qa" / "news_dev.json", *(ROOT / "benchmarks").glob("news_*.json")]
+    pairs = [f["turns"] for file in files for f in json.loads(file.read_text(encoding="utf-8")).get("followups", [])]
+    assert len(pairs) >= 20
+    assert [p for p in pairs if asks_what_follows(p[1], rewrite(p[0], []))] == []

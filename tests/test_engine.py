@@ -97,3 +97,19 @@ def test_json_contract(engine: Engine) -> None:
 def test_bad_questions_are_clear_errors(engine: Engine, question: object, message: str) -> None:
     with pytest.raises(InvalidQuestionError, match=message):
         engine.ask(question)  # type: ignore[arg-type]
+
+
+def test_a_follow_up_asking_what_came_next_reads_on_in_the_story(engine: Engine) -> None:
+    history = ["What did Grushko say Moscow will seek?", "Which outlet did he tell that to?"]
+    shown = engine.ask(history[1], history=history[:1])
+    assert shown.citations[0].sentence.startswith(GRUSHKO[1])
+    answer = engine.ask("What did he say next?", history=history)
+    # The sentence after the one the user was shown first, then the ones after it, in order.
+    assert not answer.abstained and answer.citations[0].sentence.startswith(GRUSHKO[2])
+    starts = [c.start for c in answer.citations]
+    assert starts == sorted(starts) and starts[0] == shown.citations[0].end + 1
+    assert_verbatim(engine, answer)
+    # And on from there: past everything the previous turn showed of the story.
+    more = engine.ask("And then?", history=[*history, "What did he say next?"])
+    assert not more.abstained and more.citations[0].start > answer.citations[-1].start
+    assert [c.start for c in more.citations] == sorted(c.start for c in more.citations)
