@@ -24,6 +24,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 import weakref
@@ -504,12 +505,18 @@ def parse_manifest(root: Path | str, path: Path | str, text: str) -> Manifest:
         ) from exc
 
 
+# FAISS opens its reason with the C++ function, source line and check that raised it ("Error in
+# void faiss::read_xb_vector(...) at .../index_read.cpp:276: Error: 'ret == (size)' failed: read
+# error in ...: 55 != 6144"); a user needs the reason only.
+_FAISS_WHERE = re.compile(r"^Error in .*? at \S+:\d+: (?:Error: '.*?' failed: )?")
+
+
 def _read(root: Path | str, path: Path, reader: Callable[[Path], T]) -> T:
     """`reader(path)`, any failure of which means the file is damaged: an IndexCorruptError naming it."""
     try:
         return reader(path)
     except Exception as exc:  # numpy, FAISS and bm25s each fail their own way on a damaged file
-        detail = str(exc).splitlines()[0] if str(exc) else ""
+        detail = _FAISS_WHERE.sub("", str(exc).splitlines()[0]) if str(exc) else ""
         raise IndexCorruptError(
             f"{path} is unreadable ({type(exc).__name__}: {detail}); rebuild with {rebuild_hint('--index', root)}"
         ) from exc

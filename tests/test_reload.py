@@ -252,6 +252,12 @@ def damage_faiss(folder: Path) -> str:
     return "chunks.faiss"
 
 
+def truncate_faiss(folder: Path) -> str:
+    path = folder / "chunks.faiss"
+    path.write_bytes(path.read_bytes()[:100])
+    return "chunks.faiss"
+
+
 def truncate_npy(folder: Path) -> str:
     path = folder / "sentence_vectors.npy"
     path.write_bytes(path.read_bytes()[:200])
@@ -269,7 +275,14 @@ def damage_bm25(folder: Path) -> str:
 
 
 @pytest.mark.parametrize(
-    ("damage", "reused"), [(damage_faiss, True), (damage_bm25, True), (truncate_npy, False), (garbage_manifest, False)]
+    ("damage", "reused"),
+    [
+        (damage_faiss, True),
+        (truncate_faiss, True),
+        (damage_bm25, True),
+        (truncate_npy, False),
+        (garbage_manifest, False),
+    ],
 )
 def test_a_damaged_file_is_one_line_naming_it_and_a_plain_build_recovers(
     damage: Callable[[Path], str], reused: bool, seed_index: Path, seed_corpus: Path, tmp_path: Path
@@ -281,6 +294,7 @@ def test_a_damaged_file_is_one_line_naming_it_and_a_plain_build_recovers(
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert result.stderr.startswith("qa: error: ") and name in result.stderr and "qa build" in result.stderr
+    assert ".cpp" not in result.stderr and "faiss::" not in result.stderr  # the reason, not FAISS's source line
     with pytest.raises(IndexCorruptError, match=name):
         load_index(index)
 
