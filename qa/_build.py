@@ -16,7 +16,7 @@ from . import _lexical
 from ._chunk import SentenceChunker, make_chunker
 from ._corpus import Corpus, article_hash, read_corpus
 from ._embed import DEFAULT_BACKEND, Embedder, SpanPass, embed_span_batches, load_embedder
-from ._errors import BuildError, QAError
+from ._errors import BuildError, IndexNotFoundError, QAError
 from ._kinds import sentence_types
 from ._late import SAMPLE_ROWS, TOKEN_DIMS, Projection, fit_projection, quantize
 from ._segment import iter_split
@@ -135,7 +135,7 @@ def build_corpus(
                 "sentence_vectors": settings.sentence_vectors,
                 "token_dims": settings.token_dims,
             }
-            previous = None if full else _reusable(store, embedder, chunking)
+            previous, fresh = (None, "") if full else _reusable(store, embedder, chunking)
             data, reused = _index_data(
                 list(corpus.articles),
                 embedder,
@@ -185,6 +185,7 @@ def build_corpus(
         embedded=manifest.articles - reused,
         removed=len({a.id for a in previous.articles} - {a.id for a in corpus.articles}) if previous else 0,
         incremental=previous is not None,
+        fresh=fresh,
     )
 
 
@@ -206,24 +207,35 @@ def _chunker(embedder: Embedder, settings: BuildSettings) -> SentenceChunker:
     return make_chunker(embedder.count_tokens, chunk_tokens, settings.overlap_sentences)
 
 
-def _reusable(store: Store, embedder: Embedder, chunking: dict[str, object]) -> StoredIndex | None:
-    """The current index, if its vectors can be reused: same model, backend, chunking and BM25.
+def _reusable(store: Store, embedder: Embedder, chunking: dict[str, object]) -> tuple[StoredIndex | None, str]:
+    """The current index, if its vectors can be reused: same model, backend, chunking and BM25;
+    else None and why not, for the report ("" when there is no index yet).
 
     Only the files a build reuses are read: a damaged FAISS or BM25 file is simply written anew,
     and any other damaged file makes the build embed everything.
     """
     try:
         previous = store.load(search=False)
-    except QAError:
-        return None  # nothing there, or unusable: build everything
+    except IndexNotFoundError:
+        return None, ""
+    except QAError as exc:
+        # The message's own advice is to rebuild, which this build is doing.
+        return None, f"the index there could not be read ({str(exc).split('; rebuild')[0]})"
     m = previous.manifest
-    same = (m.model, m.backend, m.dimensions, m.chunking, m.bm25) == (
-        embedder.name, embedder.backend, embedder.dimensions, chunking, _lexical.SETTINGS,
-    )  # fmt: skip
-    if same:
-        return previous
+    had = {"model": m.model, "backend": m.backend, "dimensions": m.dimensions, "chunking": m.chunking, "bm25": m.bm25}
+    now = {
+        "model": embedder.name,
+        "backend": embedder.backend,
+        "dimensions": embedder.dimensions,
+        "chunking": chunking,
+        "bm25": _lexical.SETTINGS,
+    }
+    if had == now:
+        return previous, ""
     previous.close()
-    return None
+    other = [f"{key} {had[key]!r}" for key in ("model", "backend") if had[key] != now[key]]
+    other += [f"other {key} settings" for key in ("chunking", "bm25") if had[key] != now[key]]
+    return None, f"the index there was built with {', '.join(other) or 'other settings'}"
 
 
 def _index_data(

@@ -102,3 +102,4 @@ class BuildReport:
     removed: int = 0  # articles of the previous index no longer in the corpus
     incremental: bool = False
     ignored: tuple[Skipped, ...] = ()  # fields left out of articles that were built (an unreadable date)
+    fresh: str = ""  # why an index already there lent no vectors (unreadable, or built another way)

@@ -184,6 +184,8 @@ def build(corpus_dir: str, index_dir: str, model: str | None, backend: str, full
         f"{counted(report.chunks, 'chunk')}, {len(report.skipped)} skipped, {report.seconds:.1f} s "
         f"({report.model}, {report.backend})"
     )
+    if report.fresh:
+        click.echo(f"Embedded every article: {_safe(report.fresh)}")
     if report.incremental:
         click.echo(
             f"Incremental: embedded {counted(report.embedded, 'new or changed article')}, reused {report.reused}, "

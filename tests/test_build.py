@@ -88,10 +88,18 @@ def test_full_and_changed_settings_embed_everything(tmp_path: Path) -> None:
     counting = CountingEmbedder()
     report = build_index(corpus, index, embedder=counting, full=True)
     assert not report.incremental and report.embedded == 3 and len(counting.texts) > 3
+    assert report.fresh == ""  # asked for: no reason to give
     report = build_index(corpus, index, embedder=FakeEmbedder(), settings=BuildSettings(chunk_tokens=8))
     assert not report.incremental and report.embedded == 3
+    assert report.fresh == "the index there was built with other chunking settings"
     report = build_index(corpus, index, embedder=FakeEmbedder(), settings=BuildSettings(chunk_tokens=8))
-    assert report.incremental and report.reused == 3 and report.embedded == 0
+    assert report.incremental and report.reused == 3 and report.embedded == 0 and report.fresh == ""
+
+    class OtherModel(FakeEmbedder):
+        name = "another-fake"
+
+    report = build_index(corpus, index, embedder=OtherModel(), settings=BuildSettings(chunk_tokens=8))
+    assert not report.incremental and report.fresh == "the index there was built with model 'fake-bag-of-words'"
 
 
 def test_an_index_split_into_sentences_another_way_is_embedded_anew(
@@ -105,6 +113,7 @@ def test_an_index_split_into_sentences_another_way_is_embedded_anew(
     monkeypatch.undo()
     report = build_index(corpus, index, embedder=FakeEmbedder())
     assert not report.incremental and report.embedded == 3
+    assert report.fresh == "the index there was built with other chunking settings"
     assert load_index(index).manifest.chunking["segmenter"] == SEGMENTER
 
 

@@ -303,6 +303,10 @@ def test_a_damaged_file_is_one_line_naming_it_and_a_plain_build_recovers(
     # What could be read is reused (FAISS and BM25 are written anew from the stored vectors and
     # texts); a damaged table or manifest means embedding everything again.
     assert ("Incremental: embedded 0 new or changed articles, reused 1" in rebuilt.stdout) == reused, rebuilt.stdout
+    # Embedding everything again says why, naming the file.
+    why = [line for line in rebuilt.stdout.splitlines() if line.startswith("Embedded every article:")]
+    assert (why == []) == reused, rebuilt.stdout
+    assert reused or (name in why[0] and "could not be read" in why[0] and "rebuild with" not in why[0]), why
     again = qa("ask", "what guarantees did Russia demand?", "--index", str(index), "--json")
     assert again.returncode == 0, again.stderr
     assert "Grushko" in json.loads(again.stdout)["answer"]
