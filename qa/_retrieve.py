@@ -13,7 +13,7 @@ from . import _late, _lexical, _wordnet
 from ._embed import Embedder
 from ._filters import EVERYTHING, Selection
 from ._kinds import TYPES, WANTS, has_type, offers_new, question_kind
-from ._ranker import Ranker, check, load_ranker
+from ._ranker import Ranker, check, ranker_for
 from ._store import StoredIndex
 from ._types import Article
 
@@ -305,7 +305,7 @@ class Retriever:
     def __init__(self, index: StoredIndex, embedder: Embedder, ranker: Ranker | None = None) -> None:
         self.index = index
         self.embedder = embedder
-        self.ranker = ranker or load_ranker()
+        self.ranker = ranker or ranker_for(index.manifest.model)
         check(self.ranker, RANK_FEATURES, SUPPORT_FEATURES)
         # Inverse document frequencies over chunks, for the share of a query a sentence covers.
         chunk_bm25 = index.bm25["chunks"]

