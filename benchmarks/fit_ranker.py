@@ -42,7 +42,7 @@ from qa._engine import Engine
 from qa._eval import corpus_engine, held_out_index, load_squad
 from qa._eval import default_index as squad_index
 from qa._eval_news import NewsSet, default_index, holds, load_news
-from qa._ranker import Linear, Ranker, save_ranker
+from qa._ranker import Linear, Ranker, ranker_path, save_ranker
 from qa._retrieve import (
     RANK_FEATURES,
     RETOLD_AMONG,
@@ -428,7 +428,14 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="fit on everything and write qa/ranker.json")
     add_record_flag(parser)
     args = parser.parse_args()
-    report = Report("fit_ranker", "Sentence ranker and abstention, out of fold by article (issue 13)", args.record)
+    # Another model's fit is a section of its own, beside the bundled model's.
+    model = canonical_model_name(args.model)
+    own = "" if model == DEFAULT_MODEL else model.rstrip("/").rsplit("/", 1)[-1]
+    report = Report(
+        "fit_ranker" + (f"-{own}" if own else ""),
+        "Sentence ranker and abstention, out of fold by article (issue 13)" + (f", model {own}" if own else ""),
+        args.record,
+    )
     started = time.perf_counter()
     news = load_news(args.news)
     engines = {}
@@ -454,7 +461,6 @@ def main() -> None:
     squad: list[Question] = []
     if args.use_squad:
         # The SQuAD features take minutes to compute; they depend only on the code, the file and the model.
-        model = canonical_model_name(args.model)
         key = _code_digest() + ("" if model == DEFAULT_MODEL else "-" + hashlib.sha256(model.encode()).hexdigest()[:8])
         cache = Path(tempfile.gettempdir()) / "qa-eval" / f"fit-squad-{key}-{args.squad_limit}.pkl"
         if cache.is_file():
@@ -562,9 +568,10 @@ def main() -> None:
             },
             "out_of_fold": figures,
         }
-        save_ranker(Ranker(rank, support, args.coverage_answers, about))
+        written = ranker_path(model)
+        save_ranker(Ranker(rank, support, args.coverage_answers, about), written)
         report.line()
-        report.line("Wrote qa/ranker.json (fitted on all of it). Rank weights (standardised features):")
+        report.line(f"Wrote {_shown(written)} (fitted on all of it). Rank weights (standardised features):")
         for name, w in sorted(zip(RANK_FEATURES, rank.weights, strict=True), key=lambda t: -abs(t[1])):
             report.line(f"- {name}: {w:+.3f}")
         report.line(

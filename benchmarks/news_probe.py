@@ -32,6 +32,7 @@ from _results import ROOT, Report, add_record_flag, run
 from _spans import corpus_name, materialize
 
 from qa import QAError
+from qa._embed import DEFAULT_MODEL
 from qa._eval import CACHE
 from qa._eval_news import evaluate_news, format_news
 
@@ -80,6 +81,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probe", type=Path, default=PROBE)
     parser.add_argument("--before", action="append", default=[], help="an older commit to ask too (repeatable)")
+    parser.add_argument(
+        "--index", default=None, help="ask this index of the corpus (one built with another --model, say)"
+    )
     add_record_flag(parser)
     args = parser.parse_args()
     # Each question set keeps its own section of RESULTS.md, named by its file (news_check, ...).
@@ -89,13 +93,17 @@ def main() -> None:
     report = Report(args.probe.stem, f"{title}: unseen {shown} questions in readers' words (issue 13)", args.record)
     with tempfile.TemporaryDirectory() as tmp:
         questions = materialize(args.probe, Path(tmp))
-        result = evaluate_news(questions)
+        result = evaluate_news(questions, index=args.index)
         report.line("Out of sample: no fit or feature choice has seen these questions. An abstention is a miss.")
         report.line()
         for line in format_news(result).splitlines():
             report.line(line)
         report.line()
         metrics = result.corpora[corpus]
+        if args.index and result.model != DEFAULT_MODEL:
+            # Another model's figures are a section of their own, beside the bundled model's.
+            own = result.model.rstrip("/").rsplit("/", 1)[-1]
+            report.name, report.title = f"{report.name}-{own}", f"{report.title}, model {own}"
         now = figures(asdict(metrics))
         if not metrics.followups:
             del now["follow-ups@2"]  # a check set without follow-ups: nothing to measure
