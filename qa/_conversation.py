@@ -26,10 +26,16 @@ _ANAPHORA = frozenset(
 # election" is a subject.
 _SEQUENCE = re.compile(r"\b(?:next|later|again|else|afterwards|meanwhile)\b(?=\s*(?:[?.!,;]|$))", re.IGNORECASE)
 # A follow-up asking what came after the previous answer ("What did he say next?", "And then?",
-# "What happened after that?"): the story's telling goes on from the sentence last cited.
+# "What happened after that?"): the story's telling goes on from the sentence last cited. "then"
+# only where it stands for "after that" (opening the question, or "then what"): "Why then?" and
+# "When did he say that, then?" ask something else.
 _GOES_ON = re.compile(
-    r"\b(?:next|then|afterwards|after (?:that|this)|later|else|go on|went on|continued?|followed|more)\b", re.IGNORECASE
+    r"\b(?:next|afterwards|after (?:that|this)|later|else|go on|went on|continued?|followed|more|then what)\b"
+    r"|^\s*(?:and\s+)?then\b",
+    re.IGNORECASE,
 )
+# Any question word but "what" asks for a thing of its own: "Who else?" asks for other people.
+_ASKS_OTHER = frozenset({"who", "whom", "whose", "which", "when", "where", "why", "how"})
 # Words such a follow-up may hold besides the marker and names the previous turn already used.
 _TELLING = frozenset(
     {"say", "says", "said", "tell", "tells", "told", "add", "adds", "added", "happen", "happens", "happened"}
@@ -99,7 +105,7 @@ def asks_what_follows(question: str, previous: str = "") -> bool:
     did he say next?", "And then?", "What did Grushko say after that?" after a Grushko question):
     a marker of sequence, and no words of its own besides telling verbs and the previous
     turn's (`previous`, its query)."""
-    if not _GOES_ON.search(question):
+    if not _GOES_ON.search(question) or any(w.lower() in _ASKS_OTHER for w in _words(question)):
         return False
     earlier = {w.lower() for w in _words(previous)}
     return all(t.lower() in _TELLING or t.lower() in earlier for t in key_terms(question))

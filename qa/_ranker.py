@@ -7,6 +7,7 @@ which records what they were fitted on. Pure numpy; nothing here reads an index.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,18 +78,30 @@ def _linear(raw: Any) -> Linear:
     )
 
 
+# The rankers qa ships, by the model whose features they were fitted on.
+_SHIPPED = {
+    "sentence-transformers/all-MiniLM-L6-v2": RANKER_FILE,
+    "sentence-transformers/all-mpnet-base-v2": RANKER_FILE.with_name("ranker-all-mpnet-base-v2.json"),
+}
+
+
 def ranker_path(model: str) -> Path:
-    """Where the ranker fitted on `model`'s features is kept: ranker-<model>.json beside the
-    shipped one, which is the bundled model's (`ranker.json`)."""
-    name = model.rstrip("/").rsplit("/", 1)[-1]
-    return RANKER_FILE if name == "all-MiniLM-L6-v2" else RANKER_FILE.with_name(f"ranker-{name}.json")
+    """Where the ranker fitted on `model`'s features is kept (`model` as a manifest records it):
+    the shipped file for a model qa installs, else ranker-<digest of the name>.json beside them."""
+    if model in _SHIPPED:
+        return _SHIPPED[model]
+    return RANKER_FILE.with_name(f"ranker-{hashlib.sha256(model.encode()).hexdigest()[:12]}.json")
 
 
 def ranker_for(model: str) -> Ranker:
-    """The ranker fitted on the features `model` makes, if qa ships one; else the bundled
-    model's, which is what a model of one's own is ranked with."""
+    """The ranker fitted on the features `model` makes, if there is one; else the bundled
+    model's, which is what a model of one's own is ranked with until one is fitted for it."""
     path = ranker_path(model)
-    return load_ranker(path if path.is_file() else RANKER_FILE)
+    if path.is_file():
+        ranker = load_ranker(path)
+        if ranker.about.get("model") == model:
+            return ranker
+    return load_ranker(RANKER_FILE)
 
 
 def load_ranker(path: Path = RANKER_FILE) -> Ranker:

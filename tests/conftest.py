@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,8 +23,10 @@ SEED = ROOT / "corpus" / "000_c4ab675d8fef6c70.txt"
 SQUAD_V1 = SHARED / "data" / "squad" / "dev-v1.1.json"
 
 # Exported ONNX models go to a fresh folder per test session (subprocesses inherit it), so the
-# suite exercises the export and never depends on a developer's ~/.cache.
+# suite exercises the export and never depends on a developer's ~/.cache. It holds all-mpnet-base-v2
+# once put together (0.5 GB), so it goes when the session ends.
 os.environ["QA_CACHE"] = tempfile.mkdtemp(prefix="qa-test-cache-")
+atexit.register(shutil.rmtree, os.environ["QA_CACHE"], True)
 
 
 def shared_file(path: Path) -> Path:

@@ -99,6 +99,8 @@ def test_answer_names_are_the_previous_answers_names_the_query_lacks() -> None:
         "What did Grushko say next?",
         "Go on",
         "What came next?",
+        "Then what?",
+        "Then?",
     ],
 )
 def test_a_follow_up_asking_what_came_next_reads_on(question: str) -> None:
@@ -115,10 +117,15 @@ def test_a_follow_up_asking_what_came_next_reads_on(question: str) -> None:
         "What is the next election?",
         "What did Putin say next?",
         "What happened to him before he died?",
+        "When did Grushko say that, then?",
+        "Why then?",
+        "Who else?",
+        "What did he say about it then?",
     ],
 )
 def test_a_follow_up_with_a_subject_of_its_own_does_not_read_on(question: str) -> None:
-    # Words the previous turn did not use ("election", "Putin") ask about something else.
+    # Words the previous turn did not use ("election", "Putin") ask about something else, and so
+    # does a question word other than "what" ("Who else?" asks for other people).
     assert not asks_what_follows(question, FIRST)
 
 

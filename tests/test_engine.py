@@ -7,6 +7,7 @@ import json
 import pytest
 
 from qa import Answer, Engine, InvalidQuestionError
+from qa._engine import STORY_ENDS
 from tests.conftest import SEED
 
 GRUSHKO = (
@@ -113,3 +114,8 @@ def test_a_follow_up_asking_what_came_next_reads_on_in_the_story(engine: Engine)
     more = engine.ask("And then?", history=[*history, "What did he say next?"])
     assert not more.abstained and more.citations[0].start > answer.citations[-1].start
     assert [c.start for c in more.citations] == sorted(c.start for c in more.citations)
+    # Past the story's last sentence there is nothing to read on to, and it says so.
+    turns = [*history, "What did he say next?", "And then?"]
+    while (end := engine.ask("And then?", history=turns)).citations and len(turns) < 12:
+        turns.append("And then?")
+    assert end.abstained and end.answer == STORY_ENDS and end.citations == ()

@@ -1,5 +1,5 @@
 """all-mpnet-base-v2, the model qa installs beside the bundled one: put together from its five
-installed pieces, checked against the hub's weights, and ranked with the ranker fitted on it."""
+installed pieces, checked against the hub's files, and ranked with the ranker fitted on it."""
 
 from __future__ import annotations
 
@@ -30,10 +30,17 @@ def test_pieces_that_are_not_the_hubs_weights_are_refused_and_leave_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("QA_CACHE", str(tmp_path))
-    monkeypatch.setattr(_embed, "_MPNET_SHA256", "0" * 64)
-    with pytest.raises(ModelError, match="do not hold the hub's weights"):
+    monkeypatch.setattr(_embed, "_MPNET_FILES", {**_embed._MPNET_FILES, "tokenizer.json": "0" * 64})
+    with pytest.raises(ModelError, match=r"do not hold the hub's files \(tokenizer.json differ\)"):
         mpnet_path()
     assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_cache_it_cannot_write_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("QA_CACHE", str(tmp_path / "a-file" / "cache"))
+    with pytest.raises(ModelError, match="point QA_CACHE at a folder you can write"):
+        mpnet_path()
 
 
 def test_a_missing_piece_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
