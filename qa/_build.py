@@ -70,6 +70,8 @@ def build_index(
     the message.
     """
     _outside(corpus_dir, index_dir)
+    if model is None and embedder is None:
+        model = _index_model(index_dir)
     corpus = read_corpus(corpus_dir)
     with ExitStack() as stack:
         if ray is not None and embedder is None:
@@ -109,6 +111,16 @@ def _outside(corpus_dir: str | Path, index_dir: str | Path | Store) -> None:
             f"the corpus {str(corpus_dir)!r} is inside the index {str(index_dir)!r}, whose old builds a build "
             "removes; move the corpus out of the index folder, or pass --index a place outside it"
         )
+
+
+def _index_model(index_dir: str | Path | Store) -> str | None:
+    """The model the index at `index_dir` was built with, if one is there: a build not told
+    which model to use keeps it, so adding articles to an all-mpnet-base-v2 index neither
+    re-embeds it with the bundled model nor mixes the two."""
+    try:
+        return open_store(index_dir).read_manifest().model
+    except QAError:
+        return None  # none there yet, or unreadable: the default model
 
 
 def build_corpus(

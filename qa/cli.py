@@ -75,7 +75,8 @@ MODEL = click.option(
     "--model",
     envvar="QA_MODEL",
     default=None,
-    help="sentence-transformers model name or path (env QA_MODEL; default: bundled all-MiniLM-L6-v2; "
+    help="sentence-transformers model name or path (env QA_MODEL; default: the model the index was built "
+    "with, else the bundled all-MiniLM-L6-v2; "
     "all-mpnet-base-v2, also installed, answers paraphrased questions better and queries 2.3x slower).",
 )
 

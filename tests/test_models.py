@@ -82,3 +82,18 @@ def test_an_index_built_with_mpnet_answers_with_its_own_ranker(tmp_path: Path) -
     # The CLI names it the same way, and `qa info` says which model built the index.
     info = qa("info", "--index", str(index))
     assert info.returncode == 0 and MPNET in info.stdout
+
+
+def test_a_build_not_told_the_model_keeps_the_index_s_own(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / SEED.name).write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    assert qa("build", "--corpus", str(corpus), "--index", str(index), "--model", "mpnet").returncode == 0
+    (corpus / "extra.txt").write_text("Kyiv hosts a summit. Leaders met on Friday.", encoding="utf-8")
+    added = qa("build", "--corpus", str(corpus), "--index", str(index))
+    # Adding an article embeds only it, with the model the index was built with.
+    assert added.returncode == 0 and f"({MPNET}, onnx)" in added.stdout, added.stdout
+    assert "embedded 1 new or changed article, reused 1" in added.stdout and "Embedded every" not in added.stdout
+    # Switching back is asked for by name, and says why everything is embedded again.
+    back = qa("build", "--corpus", str(corpus), "--index", str(index), "--model", "all-MiniLM-L6-v2")
+    assert back.returncode == 0 and f"the index there was built with model '{MPNET}'" in back.stdout
