@@ -46,6 +46,19 @@ def run(main: Callable[[], None]) -> None:
         sys.exit(f"{Path(sys.argv[0]).stem}: error: {exc}")
 
 
+def folder_mib(path: Path) -> float:
+    """The size of the files below `path`, in MiB."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+
+
+def model_section(model: str) -> str:
+    """The suffix of a RESULTS.md section holding another model's figures ("-all-mpnet-base-v2"),
+    beside the bundled model's; "" for the bundled model."""
+    from qa._embed import DEFAULT_MODEL
+
+    return "" if model == DEFAULT_MODEL else "-" + model.rstrip("/").rsplit("/", 1)[-1]
+
+
 def squad_corpus(squad: Path, folder: Path) -> SquadSet:
     """SQuAD's paragraphs (one article each, as `qa._eval.load_squad` reads them) written to
     `folder/squad.jsonl`, a corpus `qa build` reads; the set, for its questions."""

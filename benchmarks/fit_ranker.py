@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _results import ROOT, SHARED, Report, add_record_flag, run
+from _results import ROOT, SHARED, Report, add_record_flag, model_section, run
 from _spans import materialize
 
 from qa import QAError
@@ -430,10 +430,10 @@ def main() -> None:
     args = parser.parse_args()
     # Another model's fit is a section of its own, beside the bundled model's.
     model = canonical_model_name(args.model)
-    own = "" if model == DEFAULT_MODEL else model.rstrip("/").rsplit("/", 1)[-1]
+    own = model_section(model)
     report = Report(
-        "fit_ranker" + (f"-{own}" if own else ""),
-        "Sentence ranker and abstention, out of fold by article (issue 13)" + (f", model {own}" if own else ""),
+        "fit_ranker" + own,
+        "Sentence ranker and abstention, out of fold by article (issue 13)" + (f", model {own[1:]}" if own else ""),
         args.record,
     )
     started = time.perf_counter()

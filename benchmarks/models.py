@@ -17,7 +17,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-from _results import ROOT, Report, add_record_flag, run
+from _results import ROOT, Report, add_record_flag, folder_mib, run
 
 from qa._corpus import read_articles
 from qa._embed import MPNET
@@ -25,10 +25,6 @@ from qa._eval import corpus_engine
 from qa._eval_news import NewsMetrics, default_index, evaluate_corpus, load_news
 
 NEWS = ROOT.parent / "shared" / "data" / "news_qa" / "news_dev.json"
-
-
-def size_mib(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
 
 def main() -> None:
@@ -72,7 +68,7 @@ def main() -> None:
         refused = f"{m.abstained_out_of_corpus:.2f} of {m.out_of_corpus}"
         where = Path(engine.index.location)  # the build being served
         report.line(
-            f"| {name} | {answered} | {ranked} | {refused} | {p50[name]:.1f} / {p95:.1f} | {size_mib(where):.0f} |"
+            f"| {name} | {answered} | {ranked} | {refused} | {p50[name]:.1f} / {p95:.1f} | {folder_mib(where):.0f} |"
         )
     report.line()
     ratio = p50["all-mpnet-base-v2"] / p50["all-MiniLM-L6-v2"]

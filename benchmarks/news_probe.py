@@ -28,11 +28,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from _results import ROOT, Report, add_record_flag, run
+from _results import ROOT, Report, add_record_flag, model_section, run
 from _spans import corpus_name, materialize
 
 from qa import QAError
-from qa._embed import DEFAULT_MODEL
 from qa._eval import CACHE
 from qa._eval_news import evaluate_news, format_news
 
@@ -100,10 +99,9 @@ def main() -> None:
             report.line(line)
         report.line()
         metrics = result.corpora[corpus]
-        if args.index and result.model != DEFAULT_MODEL:
+        if own := model_section(result.model):
             # Another model's figures are a section of their own, beside the bundled model's.
-            own = result.model.rstrip("/").rsplit("/", 1)[-1]
-            report.name, report.title = f"{report.name}-{own}", f"{report.title}, model {own}"
+            report.name, report.title = f"{report.name}{own}", f"{report.title}, model {own[1:]}"
         now = figures(asdict(metrics))
         if not metrics.followups:
             del now["follow-ups@2"]  # a check set without follow-ups: nothing to measure

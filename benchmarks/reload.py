@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from _results import Report, add_record_flag, run
+from _results import Report, add_record_flag, folder_mib, run
 
 from qa import Engine
 from qa._build import build_corpus
@@ -29,10 +29,6 @@ from qa._store import BUILDS, read_manifest
 from qa._types import Article
 
 BBC = Path(__file__).resolve().parents[2] / "shared" / "data" / "news" / "bbc_news_2225.jsonl.gz"
-
-
-def mib(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
 
 def main() -> None:
@@ -84,7 +80,7 @@ def main() -> None:
             began = time.perf_counter()
             build_corpus(Corpus(tuple(articles), corpus.skipped), args.index, embedder=embedder)
             published = time.perf_counter()
-            both = mib(args.index)
+            both = folder_mib(args.index)
             while engine.index.manifest.articles != len(articles):
                 engine.ask(titles[0])
                 time.sleep(0.01)
@@ -104,7 +100,7 @@ def main() -> None:
 
             report.line(
                 f"| {r + 1} | {published - began:.1f} | {seen - published:.2f} | {p(before)} | {p(during)} | "
-                f"{both:.0f} | {mib(args.index):.0f} ({folders} build{'s' if folders > 1 else ''}) |"
+                f"{both:.0f} | {folder_mib(args.index):.0f} ({folders} build{'s' if folders > 1 else ''}) |"
             )
     finally:
         stop.set()
