@@ -352,6 +352,7 @@ class Engine:
         boost: dict[str, float] = {}
         context: frozenset[str] = frozenset()
         focus = None
+        after = None
         if query != text:
             # The articles the previous turn cited stay in play for its follow-up.
             previous = retriever.search(rewrite(earlier[-1], earlier[:-1]), limit=top, select=select)
@@ -367,7 +368,7 @@ class Engine:
                 # (news dev follow-ups, out of fold: 13 of 20 answered without them, 15 with
                 # them, 10 with them picking the sentence too).
                 query = " ".join([query, *answer_names(answered.citations[0].sentence, query)])
-        after = Engine._follows(retriever, text, earlier, top, depth, select) if query != text else None
+            after = Engine._follows(retriever, text, previous.query, earlier, top, depth, select)
         if after is not None:
             sentences = retriever.index.sentences
             story = int(sentences[after, 0])
@@ -387,11 +388,12 @@ class Engine:
 
     @staticmethod
     def _follows(
-        retriever: Retriever, text: str, earlier: list[str], top: int, depth: int, select: Selection
+        retriever: Retriever, text: str, previous: str, earlier: list[str], top: int, depth: int, select: Selection
     ) -> int | None:
         """For a follow-up asking what came next ("What did he say next?"), the row of the last
-        sentence the previous turn showed of its story, reading on from its first citation; else None."""
-        if not asks_what_follows(text, rewrite(earlier[-1], earlier[:-1])):
+        sentence the previous turn (searched as `previous`) showed of its story, reading on from
+        its first citation; else None."""
+        if not asks_what_follows(text, previous):
             return None
         # The previous turn as it was answered, follow-up and all: the user read its citations.
         # Only the last few turns are replayed, so a long chain of "And then?" costs a bounded
@@ -399,14 +401,15 @@ class Engine:
         shown, retrieval = Engine._answer(retriever, earlier[-1], earlier[-READ_ON_TURNS:-1], top, depth, select)
         if not shown.citations:
             return None
-        first = shown.citations[0]
+        # An answer cites its best hit first (`compose`).
+        first = retrieval.hits[0]
         cited = {(c.article_id, c.start) for c in shown.citations}
         rows = {
             hit.row
             for hit in retrieval.hits
-            if (hit.article.id, hit.start) in cited and hit.article.id == first.article_id
+            if (hit.article.id, hit.start) in cited and hit.article.id == first.article.id
         }
-        row = next(hit.row for hit in retrieval.hits if (hit.article.id, hit.start) == (first.article_id, first.start))
+        row = first.row
         while row + 1 in rows:
             row += 1
         return row
