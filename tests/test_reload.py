@@ -54,6 +54,23 @@ def run_threads(count: int, work: Callable[[], None], stop: threading.Event) -> 
     return threads
 
 
+def publish_while(
+    work: Callable[[], None], threads: int, corpus: Path, index: Path, count: int, pause: float = 0.0
+) -> None:
+    """Run `work` on `threads` threads while `count` builds, each adding an article, publish."""
+    stop = threading.Event()
+    running = run_threads(threads, work, stop)
+    try:
+        for n in range(count):
+            (corpus / f"extra{n}.txt").write_text(f"Extra story {n}. It has two sentences.", encoding="utf-8")
+            build_index(corpus, index, embedder=FakeEmbedder())
+            time.sleep(pause)
+    finally:
+        stop.set()
+        for thread in running:
+            thread.join()
+
+
 def test_loads_never_fail_while_builds_publish(seed_corpus: Path, tmp_path: Path) -> None:
     """The issue's race: loads resolved CURRENT twice, and a build deleted the build it replaced."""
     index = tmp_path / "index"
@@ -70,16 +87,7 @@ def test_loads_never_fail_while_builds_publish(seed_corpus: Path, tmp_path: Path
         except Exception as exc:  # any failure is the bug this test is about
             failures.append(f"{type(exc).__name__}: {exc}")
 
-    stop = threading.Event()
-    threads = run_threads(3, load, stop)
-    try:
-        for n in range(25):
-            (seed_corpus / f"extra{n}.txt").write_text(f"Extra story {n}. It has two sentences.", encoding="utf-8")
-            build_index(seed_corpus, index, embedder=FakeEmbedder())
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
+    publish_while(load, 3, seed_corpus, index, count=25)
     assert failures == [] and loads[0] > 25
     # A loader may still have held the build the last publication replaced; once every reader
     # has let go, a collector (the next build, or an engine letting go) leaves only the current.
@@ -359,16 +367,8 @@ def test_what_a_page_reads_of_the_served_build_is_one_build(seed_corpus: Path, t
         if len(set(counts)) != 1:
             mixed.append(counts)
 
-    stop = threading.Event()
-    readers = run_threads(2, read, stop)
     try:
-        for n in range(12):
-            (seed_corpus / f"extra{n}.txt").write_text(f"Extra story {n}. It has two sentences.", encoding="utf-8")
-            build_index(seed_corpus, index, embedder=FakeEmbedder())
-            time.sleep(0.03)
+        publish_while(read, 2, seed_corpus, index, count=12, pause=0.03)
     finally:
-        stop.set()
-        for thread in readers:
-            thread.join()
         engine.close()
     assert mixed == [] and len(seen) > 3
