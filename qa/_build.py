@@ -71,7 +71,7 @@ def build_index(
     """
     _outside(corpus_dir, index_dir)
     if model is None and embedder is None:
-        model = _index_model(index_dir)
+        model = index_model(index_dir)
     corpus = read_corpus(corpus_dir)
     with ExitStack() as stack:
         if ray is not None and embedder is None:
@@ -113,7 +113,7 @@ def _outside(corpus_dir: str | Path, index_dir: str | Path | Store) -> None:
         )
 
 
-def _index_model(index_dir: str | Path | Store) -> str | None:
+def index_model(index_dir: str | Path | Store) -> str | None:
     """The model the index at `index_dir` was built with, if one is there: a build not told
     which model to use keeps it, so adding articles to an all-mpnet-base-v2 index neither
     re-embeds it with the bundled model nor mixes the two."""

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ._build import build_corpus, shown
+from ._build import build_corpus, index_model, shown
 from ._corpus import Corpus, corpus_hash
 from ._embed import canonical_model_name
 from ._engine import Engine
@@ -273,7 +273,11 @@ def evaluate(
     """Measure retrieval, citation and abstention quality on the SQuAD file at `path`."""
     squad = load_squad(path)
     root = index or default_index(path)
-    engine = corpus_engine(squad.articles, root, progress)
+    # An index named with --index is measured with the model that built it, even inside qa
+    # eval's cache (where an index of another model is otherwise rebuilt with the default):
+    # asking an all-mpnet-base-v2 index must not replace it with the bundled model's.
+    model = index_model(index) if index else None
+    engine = corpus_engine(squad.articles, root, progress, model=model)
     answerable = _sample([q for q in squad.questions if not q.impossible], limit)
     rows = [_ask(engine, q)[0] for q in tqdm(answerable, desc="Asking", unit="question", **shown(progress))]
     splits = {
@@ -296,19 +300,22 @@ def evaluate(
         articles=len(squad.articles),
         titles=squad.titles,
         splits=splits,
-        abstention=_abstention(squad, root, answerable, progress),
+        abstention=_abstention(squad, root, answerable, progress, model),
         unanswerable=unanswerable,
     )
 
 
-def _abstention(squad: SquadSet, root: str | Path, asked: Sequence[Question], progress: bool) -> Abstention | None:
-    """Index only the held-out articles; their questions should be answered, the others not."""
+def _abstention(
+    squad: SquadSet, root: str | Path, asked: Sequence[Question], progress: bool, model: str | None
+) -> Abstention | None:
+    """Index only the held-out articles, with `model` as the whole index; their questions should
+    be answered, the others not."""
     tuning_ids = {q.article_id for q in squad.questions if q.tuning}
     held_out = [a for a in squad.articles if a.id not in tuning_ids]
     where = held_out_index(root)
     if not held_out or len(held_out) == len(squad.articles) or where is None:
         return None
-    engine = corpus_engine(held_out, where, progress)
+    engine = corpus_engine(held_out, where, progress, model=model)
     supports_in: list[float] = []
     supports_out: list[float] = []
     abstained_in = abstained_out = 0

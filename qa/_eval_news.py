@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ._build import shown
+from ._build import index_model, shown
 from ._corpus import read_articles
 from ._engine import Engine
 from ._errors import QAError
@@ -226,10 +226,12 @@ def evaluate_news(
         raise QAError("--index holds one corpus; name it with --corpus")
     results: dict[str, NewsMetrics] = {}
     model = ""
+    # An index named with --index is measured with the model that built it (as `evaluate` does).
+    asked = index_model(index) if index is not None else None
     for name in names:
         file = news.corpora[name]
         articles = read_articles(Path(file))
-        engine = corpus_engine(articles, index or default_index(file), progress)
+        engine = corpus_engine(articles, index or default_index(file), progress, model=asked)
         model = engine.index.manifest.model
         results[name] = evaluate_corpus(engine, news, name, limit, progress)
     return NewsReport(str(path), model, results)

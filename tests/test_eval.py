@@ -146,6 +146,33 @@ def test_the_eval_cache_rebuilds_an_index_of_another_model_and_keeps_an_operator
     engine.close()
 
 
+def test_an_index_named_in_the_eval_cache_is_measured_with_the_model_that_built_it(tmp_path: Path) -> None:
+    """`qa eval --squad F --index DIR` on an all-mpnet-base-v2 index in qa eval's cache measured
+    the bundled model instead: the cache rebuilt DIR and its held-out sibling with the default."""
+    import shutil
+
+    from qa._embed import bundled_model_path
+    from qa._eval import CACHE, corpus_engine
+    from qa._stores import open_store
+
+    path = squad_file(tmp_path)
+    folder = str(bundled_model_path())  # the same weights under another name: another model to the manifest
+    cached = CACHE / f"test-named-{tmp_path.name}"
+    try:
+        corpus_engine(load_squad(path).articles, cached, False, model=folder).close()
+        built = (cached / "CURRENT").read_text()
+        report = evaluate(path, cached)
+        assert report.model == folder and (cached / "CURRENT").read_text() == built
+        assert report.abstention is not None and report.abstention.in_corpus == 3
+        sibling = held_out_index(cached)
+        assert isinstance(sibling, Path)
+        held = open_store(sibling).read_manifest()
+        assert held.model == folder, "the held-out articles are indexed with the named index's model"
+    finally:
+        shutil.rmtree(cached, ignore_errors=True)
+        shutil.rmtree(held_out_index(cached), ignore_errors=True)  # type: ignore[arg-type]
+
+
 def test_the_eval_cache_rebuilds_an_index_split_the_old_way_and_keeps_an_operators(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
