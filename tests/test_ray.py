@@ -105,6 +105,21 @@ def test_a_ray_build_into_milvus_lite_answers_as_the_local_build(
     assert _ask(store) == local_answers[1]
 
 
+def test_a_ray_build_with_mpnet_holds_the_local_build_s_bits(cluster: str, corpus: Path, tmp_path: Path) -> None:
+    """Each actor puts all-mpnet-base-v2 together (or finds it in QA_CACHE) and embeds as a local build does."""
+    from qa import Engine
+
+    local, distributed = tmp_path / "local" / "index", tmp_path / "ray" / "index"
+    for where, extra in ((local, ()), (distributed, ("--ray", cluster))):
+        built = qa("build", "--corpus", str(corpus), "--index", str(where), "--model", "mpnet", *extra)
+        assert built.returncode == 0 and "all-mpnet-base-v2, onnx" in built.stdout, built.stderr
+    assert _ask(distributed) == _ask(local)
+    ours, theirs = Engine(distributed).index, Engine(local).index
+    assert ours.manifest.model == theirs.manifest.model and ours.manifest.dimensions == 768
+    for table in ("chunk_vectors", "sentence_vectors", "token_codes", "token_scale"):
+        assert np.array_equal(np.asarray(getattr(ours, table)), np.asarray(getattr(theirs, table))), table
+
+
 def test_batches_stream_through_one_dataset_whole_in_order_and_bit_identical(cluster: str) -> None:
     """A build hands all its batches to Ray at once (one dataset, one actor pool); each comes back
     whole and in order, with the bits the local embedder gives batch by batch."""
