@@ -18,9 +18,9 @@ its softmax over the batch's candidate sentences (cosine times `--tau`) matches 
 - SQuAD v1.1 dev's tuning-half questions.
 
 News queries take the `--k` best distinct candidates that the bundled model's index and
-`qa/ranker.json` offer; a SQuAD question takes its paragraph's first `--k` sentences. Articles
-that the news dev set or any check set asks about are left out, so their figures judge a model
-that never saw them. The teacher is the int8 ONNX all-mpnet-base-v2 that `--model
+`qa/ranker.json` offer; a SQuAD question takes its paragraph's first `--k` sentences. No dev or
+check question is used, and no headline of an article they ask about; those articles' sentences
+can still be among a query's candidates, scored by the teacher (no answer key is read). The teacher is the int8 ONNX all-mpnet-base-v2 that `--model
 all-mpnet-base-v2` runs (every text alone, about 11 minutes for 64,000 texts on 2 cores).
 """
 

@@ -316,6 +316,12 @@ def _abstention(
     if not held_out or len(held_out) == len(squad.articles) or where is None:
         return None
     engine = corpus_engine(held_out, where, progress, model=model)
+    if model is not None and engine.index.manifest.model != canonical_model_name(model):
+        # The sibling is qa eval's own, made from the named index's articles; an earlier run
+        # may have made it with another model, and the two figures must come from one model.
+        engine.close()
+        build_corpus(Corpus(tuple(held_out), ()), where, model=model, progress=progress)
+        engine = Engine(where)
     supports_in: list[float] = []
     supports_out: list[float] = []
     abstained_in = abstained_out = 0

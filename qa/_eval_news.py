@@ -227,7 +227,7 @@ def evaluate_news(
     results: dict[str, NewsMetrics] = {}
     model = ""
     # An index named with --index is measured with the model that built it (as `evaluate` does).
-    asked = index_model(index) if index is not None else None
+    asked = index_model(index) if index else None
     for name in names:
         file = news.corpora[name]
         articles = read_articles(Path(file))

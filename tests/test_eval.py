@@ -120,25 +120,23 @@ def test_cli_eval_json(tmp_path: Path) -> None:
     assert "Asking" in result.stderr  # the progress bar
 
 
-def test_the_eval_cache_rebuilds_an_index_of_another_model_and_keeps_an_operators(tmp_path: Path) -> None:
-    import shutil
-
+def test_the_eval_cache_rebuilds_an_index_of_another_model_and_keeps_an_operators(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from qa._corpus import read_corpus
     from qa._embed import DEFAULT_MODEL, bundled_model_path
-    from qa._eval import CACHE, corpus_engine
+    from qa._eval import corpus_engine
 
+    monkeypatch.setattr("qa._eval.CACHE", tmp_path / "cache")  # qa eval's cache, this test's alone
     articles = list(read_corpus(SEED.parent).articles)
     folder = str(bundled_model_path())  # the same weights under another name: another model to the manifest
-    cached = CACHE / f"test-model-{tmp_path.name}"
-    try:
-        engine = corpus_engine(articles, cached, False)
-        assert engine.index.manifest.model == DEFAULT_MODEL
-        engine.close()
-        engine = corpus_engine(articles, cached, False, model=folder)
-        assert engine.index.manifest.model == folder  # rebuilt: the cache follows the model asked for
-        engine.close()
-    finally:
-        shutil.rmtree(cached, ignore_errors=True)
+    cached = tmp_path / "cache" / "test-model"
+    engine = corpus_engine(articles, cached, False)
+    assert engine.index.manifest.model == DEFAULT_MODEL
+    engine.close()
+    engine = corpus_engine(articles, cached, False, model=folder)
+    assert engine.index.manifest.model == folder  # rebuilt: the cache follows the model asked for
+    engine.close()
     own = tmp_path / "own"
     corpus_engine(articles, own, False).close()
     engine = corpus_engine(articles, own, False, model=folder)
@@ -146,55 +144,53 @@ def test_the_eval_cache_rebuilds_an_index_of_another_model_and_keeps_an_operator
     engine.close()
 
 
-def test_an_index_named_in_the_eval_cache_is_measured_with_the_model_that_built_it(tmp_path: Path) -> None:
+def test_an_index_named_with_index_is_measured_with_the_model_that_built_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`qa eval --squad F --index DIR` on an all-mpnet-base-v2 index in qa eval's cache measured
-    the bundled model instead: the cache rebuilt DIR and its held-out sibling with the default."""
-    import shutil
-
-    from qa._embed import bundled_model_path
-    from qa._eval import CACHE, corpus_engine
+    the bundled model instead: the cache rebuilt DIR and its held-out sibling with the default.
+    Outside the cache, a held-out sibling an earlier run made with another model was reused."""
+    from qa._embed import DEFAULT_MODEL, bundled_model_path
+    from qa._eval import corpus_engine
     from qa._stores import open_store
 
+    monkeypatch.setattr("qa._eval.CACHE", tmp_path / "cache")  # qa eval's cache, this test's alone
     path = squad_file(tmp_path)
+    squad = load_squad(path)
     folder = str(bundled_model_path())  # the same weights under another name: another model to the manifest
-    cached = CACHE / f"test-named-{tmp_path.name}"
-    try:
-        corpus_engine(load_squad(path).articles, cached, False, model=folder).close()
-        built = (cached / "CURRENT").read_text()
-        report = evaluate(path, cached)
-        assert report.model == folder and (cached / "CURRENT").read_text() == built
-        assert report.abstention is not None and report.abstention.in_corpus == 3
-        sibling = held_out_index(cached)
+    tuning = {q.article_id for q in squad.questions if q.tuning}
+    held_out = [a for a in squad.articles if a.id not in tuning]
+    for named in (tmp_path / "cache" / "named", tmp_path / "own"):
+        sibling = held_out_index(named)
         assert isinstance(sibling, Path)
+        corpus_engine(squad.articles, named, False, model=folder).close()
+        corpus_engine(held_out, sibling, False, model=DEFAULT_MODEL).close()  # as an earlier run left it
+        built = (named / "CURRENT").read_text()
+        report = evaluate(path, named)
+        assert report.model == folder and (named / "CURRENT").read_text() == built, named
+        assert report.abstention is not None and report.abstention.in_corpus == 3
         held = open_store(sibling).read_manifest()
         assert held.model == folder, "the held-out articles are indexed with the named index's model"
-    finally:
-        shutil.rmtree(cached, ignore_errors=True)
-        shutil.rmtree(held_out_index(cached), ignore_errors=True)  # type: ignore[arg-type]
 
 
 def test_the_eval_cache_rebuilds_an_index_split_the_old_way_and_keeps_an_operators(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import shutil
-
     from qa import _chunk
     from qa._corpus import read_corpus
-    from qa._eval import CACHE, corpus_engine
+    from qa._eval import corpus_engine
     from qa._segment import SEGMENTER
 
+    monkeypatch.setattr("qa._eval.CACHE", tmp_path / "cache")  # qa eval's cache, this test's alone
     articles = list(read_corpus(SEED.parent).articles)
-    cached, own = CACHE / f"test-segmenter-{tmp_path.name}", tmp_path / "own"
-    try:
-        with monkeypatch.context() as patch:
-            patch.setattr(_chunk, "SEGMENTER", "pysbd-0.3.4")  # as qa split before it joined rests
-            corpus_engine(articles, cached, False).close()
-            corpus_engine(articles, own, False).close()
-        engine = corpus_engine(articles, cached, False)
-        assert engine.index.manifest.chunking["segmenter"] == SEGMENTER  # rebuilt
-        engine.close()
-    finally:
-        shutil.rmtree(cached, ignore_errors=True)
+    cached, own = tmp_path / "cache" / "test-segmenter", tmp_path / "own"
+    with monkeypatch.context() as patch:
+        patch.setattr(_chunk, "SEGMENTER", "pysbd-0.3.4")  # as qa split before it joined rests
+        corpus_engine(articles, cached, False).close()
+        corpus_engine(articles, own, False).close()
+    engine = corpus_engine(articles, cached, False)
+    assert engine.index.manifest.chunking["segmenter"] == SEGMENTER  # rebuilt
+    engine.close()
     engine = corpus_engine(articles, own, False)
     assert engine.index.manifest.chunking["segmenter"] == "pysbd-0.3.4"  # someone's own index is kept
     engine.close()

@@ -67,25 +67,20 @@ def test_eval_never_replaces_an_index_of_another_corpus(news_file: Path, tmp_pat
 
 
 def test_an_index_named_in_the_eval_cache_is_asked_with_the_model_that_built_it(
-    news_file: Path, tmp_path: Path
+    news_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`qa eval --news F --index DIR` on an all-mpnet-base-v2 index in qa eval's cache asked the
     bundled model instead: the cache rebuilt DIR with the default model."""
-    import shutil
-
     from qa._embed import bundled_model_path
-    from qa._eval import CACHE
 
+    monkeypatch.setattr("qa._eval.CACHE", tmp_path / "cache")  # qa eval's cache, this test's alone
     folder = str(bundled_model_path())  # the same weights under another name: another model to the manifest
-    cached = CACHE / f"test-news-named-{tmp_path.name}"
-    try:
-        build_index(load_news(news_file).corpora["seed"], cached, model=folder)
-        built = (cached / "CURRENT").read_text()
-        report = evaluate_news(news_file, index=cached)
-        assert report.model == folder and (cached / "CURRENT").read_text() == built
-        assert report.corpora["seed"].answered["@3"] == 1.0
-    finally:
-        shutil.rmtree(cached, ignore_errors=True)
+    cached = tmp_path / "cache" / "named"
+    build_index(load_news(news_file).corpora["seed"], cached, model=folder)
+    built = (cached / "CURRENT").read_text()
+    report = evaluate_news(news_file, index=cached)
+    assert report.model == folder and (cached / "CURRENT").read_text() == built
+    assert report.corpora["seed"].answered["@3"] == 1.0
 
 
 def test_cli_eval_news_json(news_file: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -114,10 +115,11 @@ def test_a_ray_build_with_mpnet_holds_the_local_build_s_bits(cluster: str, corpu
         built = qa("build", "--corpus", str(corpus), "--index", str(where), "--model", "mpnet", *extra)
         assert built.returncode == 0 and "all-mpnet-base-v2, onnx" in built.stdout, built.stderr
     assert _ask(distributed) == _ask(local)
-    ours, theirs = Engine(distributed).index, Engine(local).index
-    assert ours.manifest.model == theirs.manifest.model and ours.manifest.dimensions == 768
-    for table in ("chunk_vectors", "sentence_vectors", "token_codes", "token_scale"):
-        assert np.array_equal(np.asarray(getattr(ours, table)), np.asarray(getattr(theirs, table))), table
+    with closing(Engine(distributed)) as a, closing(Engine(local)) as b:
+        ours, theirs = a.index, b.index
+        assert ours.manifest.model == theirs.manifest.model and ours.manifest.dimensions == 768
+        for table in ("chunk_vectors", "sentence_vectors", "token_codes", "token_scale"):
+            assert np.array_equal(np.asarray(getattr(ours, table)), np.asarray(getattr(theirs, table))), table
 
 
 def test_batches_stream_through_one_dataset_whole_in_order_and_bit_identical(cluster: str) -> None:
