@@ -20,49 +20,43 @@ its softmax over the batch's candidate sentences (cosine times `--tau`) matches 
 News queries take the `--k` best distinct candidates that the bundled model's index and
 `qa/ranker.json` offer; a SQuAD question takes its paragraph's first `--k` sentences. No dev or
 check question is used, and no headline of an article they ask about; those articles' sentences
-can still be among a query's candidates, scored by the teacher (no answer key is read). The teacher is the int8 ONNX all-mpnet-base-v2 that `--model
-all-mpnet-base-v2` runs (every text alone, about 11 minutes for 64,000 texts on 2 cores).
+can still be among a query's candidates, scored by the teacher (no answer key is read). The
+teacher is the int8 ONNX all-mpnet-base-v2 that `--model all-mpnet-base-v2` runs (every text
+alone, about 11 minutes for 64,000 texts on 2 cores).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _results import ROOT, SHARED, run
+from _results import SHARED, run
 from _spans import materialize
 from fit_ranker import EXTRAS
 from news_probe import UNSEEN
-from train_embedder import fit
+from train_embedder import encode, fit, save, top_layers
 
 from qa._corpus import read_articles
-from qa._embed import DEFAULT_MODEL, MPNET, OnnxEmbedder, bundled_model_path
+from qa._embed import DEFAULT_MODEL, MPNET, OnnxEmbedder
 from qa._engine import Engine
 from qa._eval import CACHE, corpus_engine, load_squad
-from qa._eval_news import default_index, load_news
+from qa._eval_news import NewsSet, default_index, load_news
 from qa._ranker import Ranker, load_ranker, ranker_path
 from qa._segment import split_sentences
 
 Query = dict[str, Any]  # q: the query; texts: its candidate sentences
 
 
-def asked_about() -> set[str]:
-    """Articles the news dev set and the check sets ask about (kept out of the training data)."""
-    dev = load_news(SHARED / "news_qa" / "news_dev.json")
-    held = {a for case in dev.cases for a in case.articles} | {a for f in dev.followups for a in f.articles}
+def asked_about(dev: NewsSet) -> set[str]:
+    """Articles the news dev set and the check sets ask about (no headline of theirs is a query)."""
     with tempfile.TemporaryDirectory() as tmp:
-        for spans in UNSEEN:
-            unseen = load_news(materialize(spans, Path(tmp)))
-            held |= {a for case in unseen.cases for a in case.articles}
-            held |= {a for f in unseen.followups for a in f.articles}
-    return held
+        sets = [dev, *(load_news(materialize(spans, Path(tmp))) for spans in UNSEEN)]
+    return {a for s in sets for item in (*s.cases, *s.followups) for a in item.articles}
 
 
 def best(engine: Engine, ranker: Ranker, query: str, k: int) -> list[str]:
@@ -81,7 +75,7 @@ def news_queries(k: int, titles: dict[str, int], rng: random.Random) -> list[Que
     """The extra BBC questions and `titles[corpus]` headlines a corpus, each with its best `k` candidates."""
     ranker = load_ranker(ranker_path(DEFAULT_MODEL))
     dev = load_news(SHARED / "news_qa" / "news_dev.json")
-    held = asked_about()
+    held = asked_about(dev)
     with tempfile.TemporaryDirectory() as tmp:
         extra = [load_news(materialize(spans, Path(tmp), "bbc")) for spans in EXTRAS]
     questions = [case.question for s in extra for case in s.cases if case.corpus == "bbc"]
@@ -122,28 +116,15 @@ def squad_queries(k: int) -> list[Query]:
 
 def train(queries: list[Query], teacher: dict[str, np.ndarray], args: argparse.Namespace) -> Any:
     import torch
-    from sentence_transformers import SentenceTransformer
 
-    torch.manual_seed(0)
-    torch.set_num_threads(2)
-    model = SentenceTransformer(str(bundled_model_path()), device="cpu", local_files_only=True)
+    model, opt = top_layers(args)
     model.max_seq_length = args.max_tokens  # news sentences are shorter; the padding was most of a step
-    bert = model[0].auto_model
-    for p in bert.parameters():
-        p.requires_grad = False
-    trained = [p for layer in bert.encoder.layer[-args.layers :] for p in layer.parameters()]
-    for p in trained:
-        p.requires_grad = True
-    opt = torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.01)
-
-    def encode(texts: list[str]) -> Any:
-        return model(model.tokenize(texts))["sentence_embedding"]
 
     def loss_of(batch: list[Query]) -> tuple[Any, dict[str, float]]:
         questions = [x["q"] for x in batch]
         texts = list(dict.fromkeys(t for x in batch for t in x["texts"] if t not in questions))
         wanted = torch.tensor(np.stack([teacher[q] for q in questions]) @ np.stack([teacher[t] for t in texts]).T)
-        got = encode(questions) @ encode(texts).T
+        got = encode(model, questions) @ encode(model, texts).T
         loss = torch.nn.functional.kl_div(
             torch.log_softmax(args.tau * got, 1),
             torch.log_softmax(args.tau * wanted, 1),
@@ -189,18 +170,7 @@ def main() -> None:
     teacher = dict(zip(texts, vectors, strict=True))
     print(f"taught ({time.perf_counter() - started:.0f} s)")
     model = train(queries, teacher, args)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    model.save(str(args.out))
-    about = {
-        "base": DEFAULT_MODEL,
-        "teacher": MPNET,
-        "trained_by": "benchmarks/distil_embedder.py",
-        "commit": commit.stdout.strip(),
-        "settings": {k: str(v) for k, v in vars(args).items()},
-        "data": {"queries": len(queries), "texts": len(texts)},
-    }
-    (args.out / "about.json").write_text(json.dumps(about, indent=1) + "\n")
-    print(f"wrote {args.out}; build with it: qa build --full --model {args.out}")
+    save(model, args, "benchmarks/distil_embedder.py", {"queries": len(queries), "texts": len(texts)}, teacher=MPNET)
     print(f"({time.perf_counter() - started:.0f} s)")
 
 

@@ -164,7 +164,9 @@ def fit(
                 print(f"step {step} / {steps}: {shown} ({time.perf_counter() - started:.0f} s)")
 
 
-def train(examples: list[Triple], args: argparse.Namespace, rng: random.Random) -> Any:
+def top_layers(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The bundled model (torch seeded, on 2 threads) with only its top `args.layers` transformer
+    layers trainable, and an AdamW at `args.lr` over them."""
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -179,14 +181,39 @@ def train(examples: list[Triple], args: argparse.Namespace, rng: random.Random) 
         for p in layer.parameters():
             p.requires_grad = True
             trained.append(p)
-    opt = torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.01)
+    return model, torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.01)
 
-    def encode(texts: list[str]) -> Any:
-        return model(model.tokenize(texts))["sentence_embedding"]
+
+def encode(model: Any, texts: list[str]) -> Any:
+    """Sentence vectors of `texts`, with gradients."""
+    return model(model.tokenize(texts))["sentence_embedding"]
+
+
+def save(model: Any, args: argparse.Namespace, trained_by: str, data: dict[str, Any], **about: str) -> None:
+    """Write the model folder at `args.out` with `about.json`: its base, `about`, the script
+    (`trained_by`) and commit that made it, its settings and `data`."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    model.save(str(args.out))
+    whole = {
+        "base": DEFAULT_MODEL,
+        **about,
+        "trained_by": trained_by,
+        "commit": commit.stdout.strip(),
+        "settings": {k: str(v) for k, v in vars(args).items()},
+        "data": data,
+    }
+    (args.out / "about.json").write_text(json.dumps(whole, indent=1) + "\n")
+    print(f"wrote {args.out}; build with it: qa build --full --model {args.out}")
+
+
+def train(examples: list[Triple], args: argparse.Namespace, rng: random.Random) -> Any:
+    import torch
+
+    model, opt = top_layers(args)
 
     def loss_of(batch: list[Triple]) -> tuple[Any, dict[str, float]]:
-        q = encode([x["q"] for x in batch])
-        s = encode([x["pos"] for x in batch] + [n for x in batch for n in x["negs"]])
+        q = encode(model, [x["q"] for x in batch])
+        s = encode(model, [x["pos"] for x in batch] + [n for x in batch for n in x["negs"]])
         return torch.nn.functional.cross_entropy(args.scale * q @ s.T, torch.arange(len(batch))), {}
 
     model.train()
@@ -219,17 +246,8 @@ def main() -> None:
     examples = news * args.news_repeat + squad
     print(f"{len(news)} news questions (x{args.news_repeat}), {len(squad)} SQuAD tuning-half questions")
     model = train(examples, args, rng)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    model.save(str(args.out))
-    about = {
-        "base": DEFAULT_MODEL,
-        "trained_by": "benchmarks/train_embedder.py",
-        "commit": commit.stdout.strip(),
-        "settings": {k: str(v) for k, v in vars(args).items()},
-        "data": {"news": [e.name for e in EXTRAS], "news_questions": len(news), "squad_questions": len(squad)},
-    }
-    (args.out / "about.json").write_text(json.dumps(about, indent=1) + "\n")
-    print(f"wrote {args.out}; build with it: qa build --full --model {args.out}")
+    data = {"news": [e.name for e in EXTRAS], "news_questions": len(news), "squad_questions": len(squad)}
+    save(model, args, "benchmarks/train_embedder.py", data)
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
