@@ -15,11 +15,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
 from tests.conftest import SEED
+
+if TYPE_CHECKING:
+    from qa._store import Manifest
 
 try:
     import ray
@@ -81,19 +85,25 @@ def _ask(where: Path) -> list[str]:
     return lines
 
 
+def _same_bits(ours: Path, theirs: Path) -> tuple[Manifest, Manifest]:
+    """Assert that two index folders hold the same vectors and token codes; their manifests."""
+    from qa import Engine
+
+    with closing(Engine(ours)) as a, closing(Engine(theirs)) as b:
+        for table in ("chunk_vectors", "sentence_vectors", "token_codes", "token_scale"):
+            assert np.array_equal(np.asarray(getattr(a.index, table)), np.asarray(getattr(b.index, table))), table
+        return a.index.manifest, b.index.manifest
+
+
 def test_a_ray_build_holds_the_same_bits_and_answers_identically(
     cluster: str, corpus: Path, local_answers: tuple[Path, list[str]], tmp_path: Path
 ) -> None:
-    from qa import Engine
-
     index = tmp_path / "index"
     built = qa("build", "--corpus", str(corpus), "--index", str(index), "--ray", cluster)
     assert built.returncode == 0, built.stderr
     assert "Traceback" not in built.stderr
     assert _ask(index) == local_answers[1]
-    ours, theirs = Engine(index).index, Engine(local_answers[0]).index
-    for table in ("chunk_vectors", "sentence_vectors", "token_codes", "token_scale"):
-        assert np.array_equal(np.asarray(getattr(ours, table)), np.asarray(getattr(theirs, table))), table
+    _same_bits(index, local_answers[0])
 
 
 def test_a_ray_build_into_milvus_lite_answers_as_the_local_build(
@@ -108,18 +118,13 @@ def test_a_ray_build_into_milvus_lite_answers_as_the_local_build(
 
 def test_a_ray_build_with_mpnet_holds_the_local_build_s_bits(cluster: str, corpus: Path, tmp_path: Path) -> None:
     """Each actor puts all-mpnet-base-v2 together (or finds it in QA_CACHE) and embeds as a local build does."""
-    from qa import Engine
-
     local, distributed = tmp_path / "local" / "index", tmp_path / "ray" / "index"
     for where, extra in ((local, ()), (distributed, ("--ray", cluster))):
         built = qa("build", "--corpus", str(corpus), "--index", str(where), "--model", "mpnet", *extra)
         assert built.returncode == 0 and "all-mpnet-base-v2, onnx" in built.stdout, built.stderr
     assert _ask(distributed) == _ask(local)
-    with closing(Engine(distributed)) as a, closing(Engine(local)) as b:
-        ours, theirs = a.index, b.index
-        assert ours.manifest.model == theirs.manifest.model and ours.manifest.dimensions == 768
-        for table in ("chunk_vectors", "sentence_vectors", "token_codes", "token_scale"):
-            assert np.array_equal(np.asarray(getattr(ours, table)), np.asarray(getattr(theirs, table))), table
+    ours, theirs = _same_bits(distributed, local)
+    assert ours.model == theirs.model and ours.dimensions == 768
 
 
 def test_batches_stream_through_one_dataset_whole_in_order_and_bit_identical(cluster: str) -> None:
