@@ -90,6 +90,15 @@ def fake_embedder() -> FakeEmbedder:
 
 
 @pytest.fixture
+def eval_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """qa eval's cache (`qa._eval.CACHE`), this test's alone: in the shared one, concurrent runs
+    remove each other's indexes and a killed run leaves its own behind."""
+    cache = tmp_path / "cache"
+    monkeypatch.setattr("qa._eval.CACHE", cache)
+    return cache
+
+
+@pytest.fixture
 def seed_corpus(tmp_path: Path) -> Path:
     folder = tmp_path / "corpus"
     folder.mkdir()

@@ -121,16 +121,15 @@ def test_cli_eval_json(tmp_path: Path) -> None:
 
 
 def test_the_eval_cache_rebuilds_an_index_of_another_model_and_keeps_an_operators(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, eval_cache: Path
 ) -> None:
     from qa._corpus import read_corpus
     from qa._embed import DEFAULT_MODEL, bundled_model_path
     from qa._eval import corpus_engine
 
-    monkeypatch.setattr("qa._eval.CACHE", tmp_path / "cache")  # qa eval's cache, this test's alone
     articles = list(read_corpus(SEED.parent).articles)
     folder = str(bundled_model_path())  # the same weights under another name: another model to the manifest
-    cached = tmp_path / "cache" / "test-model"
+    cached = eval_cache / "test-model"
     engine = corpus_engine(articles, cached, False)
     assert engine.index.manifest.model == DEFAULT_MODEL
     engine.close()
@@ -144,9 +143,7 @@ def test_the_eval_cache_rebuilds_an_index_of_another_model_and_keeps_an_operator
     engine.close()
 
 
-def test_an_index_named_with_index_is_measured_with_the_model_that_built_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_index_named_with_index_is_measured_with_the_model_that_built_it(tmp_path: Path, eval_cache: Path) -> None:
     """`qa eval --squad F --index DIR` on an all-mpnet-base-v2 index in qa eval's cache measured
     the bundled model instead: the cache rebuilt DIR and its held-out sibling with the default.
     Outside the cache, a held-out sibling an earlier run made with another model was reused."""
@@ -154,13 +151,12 @@ def test_an_index_named_with_index_is_measured_with_the_model_that_built_it(
     from qa._eval import corpus_engine
     from qa._stores import open_store
 
-    monkeypatch.setattr("qa._eval.CACHE", tmp_path / "cache")  # qa eval's cache, this test's alone
     path = squad_file(tmp_path)
     squad = load_squad(path)
     folder = str(bundled_model_path())  # the same weights under another name: another model to the manifest
     tuning = {q.article_id for q in squad.questions if q.tuning}
     held_out = [a for a in squad.articles if a.id not in tuning]
-    for named in (tmp_path / "cache" / "named", tmp_path / "own"):
+    for named in (eval_cache / "named", tmp_path / "own"):
         sibling = held_out_index(named)
         assert isinstance(sibling, Path)
         corpus_engine(squad.articles, named, False, model=folder).close()
@@ -174,16 +170,15 @@ def test_an_index_named_with_index_is_measured_with_the_model_that_built_it(
 
 
 def test_the_eval_cache_rebuilds_an_index_split_the_old_way_and_keeps_an_operators(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, eval_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from qa import _chunk
     from qa._corpus import read_corpus
     from qa._eval import corpus_engine
     from qa._segment import SEGMENTER
 
-    monkeypatch.setattr("qa._eval.CACHE", tmp_path / "cache")  # qa eval's cache, this test's alone
     articles = list(read_corpus(SEED.parent).articles)
-    cached, own = tmp_path / "cache" / "test-segmenter", tmp_path / "own"
+    cached, own = eval_cache / "test-segmenter", tmp_path / "own"
     with monkeypatch.context() as patch:
         patch.setattr(_chunk, "SEGMENTER", "pysbd-0.3.4")  # as qa split before it joined rests
         corpus_engine(articles, cached, False).close()

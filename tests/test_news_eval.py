@@ -67,15 +67,14 @@ def test_eval_never_replaces_an_index_of_another_corpus(news_file: Path, tmp_pat
 
 
 def test_an_index_named_in_the_eval_cache_is_asked_with_the_model_that_built_it(
-    news_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    news_file: Path, eval_cache: Path
 ) -> None:
     """`qa eval --news F --index DIR` on an all-mpnet-base-v2 index in qa eval's cache asked the
     bundled model instead: the cache rebuilt DIR with the default model."""
     from qa._embed import bundled_model_path
 
-    monkeypatch.setattr("qa._eval.CACHE", tmp_path / "cache")  # qa eval's cache, this test's alone
     folder = str(bundled_model_path())  # the same weights under another name: another model to the manifest
-    cached = tmp_path / "cache" / "named"
+    cached = eval_cache / "named"
     build_index(load_news(news_file).corpora["seed"], cached, model=folder)
     built = (cached / "CURRENT").read_text()
     report = evaluate_news(news_file, index=cached)
