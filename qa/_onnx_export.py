@@ -6,6 +6,12 @@ graph, and with them the ops that build a mask. The reshapes inside attention ar
 static where they only carry the batch and token axes over: torch's exporter computes those
 from `Shape` ops at every call. Both changes leave every output bit the same (checked at export
 time, see `_static_reshapes`) and take about a tenth off a question's model call.
+
+int8 is checked on this machine's CPU before it is kept: onnxruntime's int8 matrix products
+depend on the CPU's instructions, and on some (AVX2 without VNNI, as on the AMD EPYC machines
+here) all-mpnet-base-v2's int8 copy gave vectors at cosine 0.0 to 0.1 of the torch model's,
+while the bundled model's stayed at 0.99. A model whose int8 copy strays is kept as float32:
+slower, never wrong.
 """
 
 from __future__ import annotations
@@ -46,9 +52,22 @@ def export(model: SentenceTransformer, name: str, folder: Path, *, one_text: boo
         if one_text:
             _static_reshapes(work / "fp32.onnx")
         _quantize(work / "fp32.onnx", work / "model.onnx")
-        (work / "fp32.onnx").unlink()
+        probes = [model.tokenizer(text)["input_ids"] for text in _PROBES]
+        agreement = _agreement(work / "fp32.onnx", work / "model.onnx", probes)
+        if agreement >= MIN_AGREEMENT:
+            weights = "int8"
+            (work / "fp32.onnx").unlink()
+        else:
+            weights = "float32"
+            os.replace(work / "fp32.onnx", work / "model.onnx")
         (work / "tokenizer.json").write_text(model.tokenizer.backend_tokenizer.to_str())
-        meta = {"model": name, "dimensions": model.get_embedding_dimension(), "max_tokens": model.max_seq_length}
+        meta = {
+            "model": name,
+            "dimensions": model.get_embedding_dimension(),
+            "max_tokens": model.max_seq_length,
+            "weights": weights,
+            "int8_agreement": round(agreement, 4),
+        }
         (work / "meta.json").write_text(json.dumps(meta))
         if folder.exists():
             shutil.rmtree(folder)
@@ -58,6 +77,35 @@ def export(model: SentenceTransformer, name: str, folder: Path, *, one_text: boo
         if isinstance(exc, ModelError):
             raise
         raise ModelError(f"cannot export {name!r} to ONNX ({type(exc).__name__}: {exc}); use --backend torch") from exc
+
+
+# The least cosine, over `_PROBES`, between a text's mean-pooled vector from the int8 copy and
+# from the float32 graph for the int8 copy to be kept. The bundled model's is 0.99 or more.
+MIN_AGREEMENT = 0.98
+# News-like texts of several lengths: a question, sentences with names, sums and dates.
+_PROBES = (
+    "What guarantees did Russia demand?",
+    "How much is Judy Boynton, Shell's former CFO, getting as a pay-off?",
+    "Judy Boynton finally left the firm on 31 December and will receive $1m (£522,000) in severance.",
+    "Shares in the company rose 3.5% to 412 pence in early trading in London on Tuesday, after it "
+    "said profits for the year to March would beat analysts' forecasts by about £20m.",
+    "The 17-year-old singer, who released her debut album last year, received nominations for best "
+    "newcomer and best single at the awards, which will be held in Birmingham on 14 February.",
+)
+
+
+def _agreement(reference: Path, candidate: Path, probes: list[list[int]]) -> float:
+    """The least cosine between the mean-pooled vectors the two graphs give each token sequence."""
+    import onnxruntime as ort
+
+    sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (reference, candidate)]
+    least = 1.0
+    for ids in probes:
+        array = np.asarray([ids], dtype=np.int64)
+        feeds = {"input_ids": array, "attention_mask": np.ones_like(array), "token_type_ids": np.zeros_like(array)}
+        a, b = (s.run(None, {i.name: feeds[i.name] for i in s.get_inputs()})[0][0].mean(axis=0) for s in sessions)
+        least = min(least, float(a @ b / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12)))
+    return least
 
 
 def _quantize(source: Path, target: Path) -> None:

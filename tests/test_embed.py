@@ -134,6 +134,25 @@ def test_a_question_on_the_onnx_backend_never_imports_torch(seed_index: Path) ->
     assert result.stdout.split() == ["onnx", "False", "[]"]
 
 
+def test_an_int8_copy_that_strays_on_this_cpu_is_kept_as_float32(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from qa import _onnx_export
+
+    OnnxEmbedder()  # the suite's own export, checked and kept as int8
+    int8 = json.loads((cache_dir() / "onnx" / _model_key(DEFAULT_MODEL) / "meta.json").read_text())
+    assert int8["weights"] == "int8" and int8["int8_agreement"] >= _onnx_export.MIN_AGREEMENT
+    monkeypatch.setattr(_onnx_export, "MIN_AGREEMENT", 1.01)  # no int8 copy agrees that well
+    monkeypatch.setenv("QA_CACHE", str(tmp_path))
+    floats = OnnxEmbedder()  # exported again into the empty cache
+    meta = json.loads((tmp_path / "onnx" / _model_key(DEFAULT_MODEL) / "meta.json").read_text())
+    assert meta["weights"] == "float32" and meta["int8_agreement"] == int8["int8_agreement"]
+    texts = seed_sentences()[:8]
+    assert np.abs(floats.embed(texts) - SentenceTransformerEmbedder().embed(texts)).max() < 1e-4
+
+
 def test_the_one_text_graph_gives_the_bits_of_the_masked_one(tmp_path: Path) -> None:
     import onnx
     import onnxruntime as ort
