@@ -44,10 +44,13 @@ def test_a_follow_up_carries_the_previous_answers_names(engine: Engine) -> None:
     first = "What guarantees did Grushko say Moscow will demand?"
     cited = engine.ask(first).citations[0].sentence
     answer = engine.ask("Which outlet did he tell that to?", history=[first])
-    # "he" is Grushko; the outlet the first answer named helps find the story, not the sentence.
+    # "he" is Grushko; names the first answer cited come along to find the story. Which of the
+    # two answering sentences is cited first ("... told Russian media outlet Izvestia" or "...
+    # Alexander Grushko, said on March 17 ...") depends on the CPU's int8 arithmetic.
     assert answer.query.startswith("Which outlet did he tell that to? Grushko")
     carried = answer.query.split()[7:]
-    assert "Izvestia" in cited and "Izvestia" in carried
+    from_answer = set(carried) - set(first.split())
+    assert from_answer and all(name in cited for name in from_answer), (carried, cited)
     assert any("Izvestia" in c.sentence for c in answer.citations[:2])
 
 
