@@ -96,16 +96,25 @@ _PROBES = (
 
 def _agreement(reference: Path, candidate: Path, probes: list[list[int]]) -> float:
     """The least cosine between the mean-pooled vectors the two graphs give each token sequence."""
+    least = 1.0
+    for a, b in _both_run(reference, candidate, [np.asarray([ids], dtype=np.int64) for ids in probes]):
+        u, v = a[0].mean(axis=0), b[0].mean(axis=0)
+        least = min(least, float(u @ v / max(float(np.linalg.norm(u) * np.linalg.norm(v)), 1e-12)))
+    return least
+
+
+def _both_run(first: Path, second: Path, sequences: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each graph's output for each (1, tokens) id array, fed as one unpadded text: every token
+    attended, token type 0, for whichever of those inputs the graph takes."""
     import onnxruntime as ort
 
-    sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (reference, candidate)]
-    least = 1.0
-    for ids in probes:
-        array = np.asarray([ids], dtype=np.int64)
-        feeds = {"input_ids": array, "attention_mask": np.ones_like(array), "token_type_ids": np.zeros_like(array)}
-        a, b = (s.run(None, {i.name: feeds[i.name] for i in s.get_inputs()})[0][0].mean(axis=0) for s in sessions)
-        least = min(least, float(a @ b / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12)))
-    return least
+    sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (first, second)]
+    out = []
+    for ids in sequences:
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        a, b = (s.run(None, {i.name: feeds[i.name] for i in s.get_inputs()})[0] for s in sessions)
+        out.append((a, b))
+    return out
 
 
 def _quantize(source: Path, target: Path) -> None:
@@ -225,13 +234,6 @@ def _static_reshapes(path: Path) -> None:
 
 
 def _same_outputs(first: Path, second: Path) -> bool:
-    import onnxruntime as ort
-
-    sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (first, second)]
     rng = np.random.default_rng(0)
-    for length in (1, 7, 64, 200):
-        ids = rng.integers(1000, 2000, size=(1, length), dtype=np.int64)
-        a, b = (s.run(None, {"input_ids": ids})[0] for s in sessions)
-        if not np.array_equal(a, b):
-            return False
-    return True
+    sequences = [rng.integers(1000, 2000, size=(1, length), dtype=np.int64) for length in (1, 7, 64, 200)]
+    return all(np.array_equal(a, b) for a, b in _both_run(first, second, sequences))
