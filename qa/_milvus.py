@@ -77,6 +77,7 @@ NUMBERS_FILE = "milvus_articles.npy"  # in the tables: each article row's versio
 PROPERTY = "qa.build"  # the data collection's property that says where its chunks are (`_Build`)
 # pymilvus logs each failed call with its traceback; qa reports the failure itself, on one line.
 logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)  # its embedded server logs them too
 
 _locks: dict[str, int] = {}  # Milvus Lite files this process holds (see `_hold_file`)
 _locks_guard = threading.Lock()
@@ -262,9 +263,38 @@ class MilvusStore:
     def _load(self, collection: str) -> None:
         # A collection another process wrote starts released, and Milvus neither queries nor
         # deletes by expression in a released one.
-        if collection not in self._loaded:
+        if collection in self._loaded:
+            return
+        try:
             self.client.load_collection(collection)
-            self._loaded.add(collection)
+        except MilvusException:
+            if self._file is None:
+                raise
+            # Milvus Lite writes each segment's vector index file in place, when a collection is
+            # loaded or a loaded one flushed: a process killed meanwhile leaves it cut short, and
+            # the collection never loads again. The files are made from the rows, so make them anew.
+            self._reindex(collection)
+            self.client.load_collection(collection)
+        self._loaded.add(collection)
+
+    def _reindex(self, collection: str) -> None:
+        """Drop the collection's vector indexes (Milvus Lite deletes their files) and create them
+        again as they were; the next load writes the files from the rows."""
+        client = self.client
+        index = client.prepare_index_params()
+        dropped = []
+        for name in client.list_indexes(collection):
+            info = client.describe_index(collection, name)
+            if info["index_type"] == "SPARSE_INVERTED_INDEX":
+                continue  # BM25's index is made in memory at search time: no file to be cut short
+            _add_vector_index(index, info["field_name"], info["index_type"], info["metric_type"])
+            dropped.append(name)
+        if not dropped:
+            return
+        client.release_collection(collection)
+        for name in dropped:
+            client.drop_index(collection, name)
+        client.create_index(collection, index)
 
     def publish(self, data: IndexData, manifest: Manifest, base: StoredIndex | None = None) -> str:
         client = self.client
@@ -397,7 +427,7 @@ class MilvusStore:
         schema.add_field("data", DataType.VARCHAR, max_length=65_535)
         schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector field in every collection
         index = client.prepare_index_params()
-        index.add_index("unused", index_type="FLAT", metric_type="L2")
+        _add_vector_index(index, "unused", "FLAT", "L2")
         properties = {PROPERTY: json.dumps(asdict(build))}
         client.create_collection(_data(name), schema=schema, index_params=index, properties=properties)
         with tempfile.TemporaryDirectory(prefix="qa-milvus-") as folder:
@@ -493,15 +523,7 @@ class MilvusStore:
             )
         )
         index = client.prepare_index_params()
-        if build.vector_index == "flat":
-            index.add_index("dense", index_type="FLAT", metric_type="IP")
-        else:
-            index.add_index(
-                "dense",
-                index_type="HNSW",
-                metric_type="IP",
-                params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION},
-            )
+        _add_vector_index(index, "dense", "FLAT" if build.vector_index == "flat" else "HNSW", "IP")
         index.add_index(
             "sparse",
             index_type="SPARSE_INVERTED_INDEX",
@@ -510,6 +532,13 @@ class MilvusStore:
         )
         # Strong: a node that follows the alias at once sees every row written before the swap.
         client.create_collection(collection, schema=schema, index_params=index, consistency_level="Strong")
+
+
+def _add_vector_index(index: Any, field: str, kind: str, metric: str) -> None:
+    """`kind` ("FLAT" or "HNSW") on `field` of the index parameters `index`; HNSW with the
+    graph settings the local store's FAISS index uses."""
+    params = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION} if kind == "HNSW" else {}
+    index.add_index(field, index_type=kind, metric_type=metric, params=params)
 
 
 def _changes(base: MilvusIndex, data: IndexData, following: int) -> tuple[np.ndarray, list[int], list[int], int]:
@@ -575,7 +604,7 @@ class MilvusIndex(StoredIndex):
         self._keys = keys[self._order]
         if search:
             try:
-                store.client.load_collection(self._collection)
+                store._load(self._collection)
             except MilvusException as exc:
                 raise IndexCorruptError(
                     f"Milvus at {store.uri} cannot load {self._collection} ({exc.message})"

@@ -498,6 +498,55 @@ def test_a_killed_incremental_build_leaves_its_generation_unseen_and_the_next_bu
     assert len(builds) == 2, builds  # the first build (its data and the shared chunks) and the second's data
 
 
+# A build killed while Milvus Lite writes a segment's index file (its `.idx` beside the rows):
+# the file is cut short after its header, as a kill half way through `np.save` leaves it. The
+# first file written of vectors of `dimensions` is cut: 2, a data collection's placeholder; the
+# fake embedder's 64, the chunk collection's vectors.
+_KILLED_INDEX_WRITE = """
+import io, os, signal, sys
+sys.path.insert(0, {root!r})
+from tests.conftest import FakeEmbedder
+import numpy as np
+from milvus_lite.index.brute_force import BruteForceIndex
+from qa import build_index
+
+def save(self, path):
+    if self._vectors.shape[1] != {dimensions}:
+        return original(self, path)
+    whole = io.BytesIO()
+    np.save(whole, self._vectors, allow_pickle=False)
+    with open(path, "wb") as f:
+        f.write(whole.getvalue()[: 128])
+    os.kill(os.getpid(), signal.SIGKILL)
+
+original, BruteForceIndex.save = BruteForceIndex.save, save
+build_index(sys.argv[1], sys.argv[2], embedder=FakeEmbedder())
+"""
+
+
+@pytest.mark.parametrize("dimensions", [2, FakeEmbedder.dimensions])
+def test_a_build_killed_while_milvus_lite_writes_an_index_file_leaves_the_previous_build_serving(
+    dimensions: int, places: Callable[[str], str], tmp_path: Path
+) -> None:
+    """Milvus Lite writes a segment's index file in place; the serving build's chunk collection,
+    which an incremental build writes into, must still load after a kill cuts that file short."""
+    where, folder = places("lite"), places("folder")
+    corpus = write_dated_corpus(tmp_path / "corpus")
+    build_index(corpus, folder, embedder=FakeEmbedder())
+    _build_in_process(corpus, where)
+    _change(corpus)
+    code = _KILLED_INDEX_WRITE.format(root=str(Path(__file__).resolve().parents[1]), dimensions=dimensions)
+    killed = subprocess.run([sys.executable, "-c", code, str(corpus), where], timeout=300)
+    assert killed.returncode == -9, "the build was to be killed writing an index file"
+    engine = Engine(store=where, embedder=FakeEmbedder(), reload_every=None)
+    assert _answers(engine) == _answers(Engine(folder, embedder=FakeEmbedder(), reload_every=None))
+    engine.close()
+    build_index(corpus, folder, embedder=FakeEmbedder())
+    assert build_index(corpus, where, embedder=FakeEmbedder()).incremental
+    engine = Engine(store=where, embedder=FakeEmbedder(), reload_every=None)
+    assert _answers(engine) == _answers(Engine(folder, embedder=FakeEmbedder(), reload_every=None))
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_qa_eval_indexes_into_any_store_and_keeps_another_corpus_there(
     kind: str, places: Callable[[str], str], tmp_path: Path
