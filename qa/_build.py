@@ -72,7 +72,7 @@ def build_index(
     _outside(corpus_dir, index_dir)
     if model is None and embedder is None:
         model = index_model(index_dir)
-    corpus = read_corpus(corpus_dir)
+    corpus = read_corpus(corpus_dir, index=index_dir.location if isinstance(index_dir, Store) else index_dir)
     with ExitStack() as stack:
         if ray is not None and embedder is None:
             from ._ray import RayEmbedder

@@ -66,12 +66,14 @@ def read_articles(path: str | Path) -> list[Article]:
     return list(read_corpus(path).articles)
 
 
-def read_corpus(folder: str | Path) -> Corpus:
+def read_corpus(folder: str | Path, *, index: str | Path | None = None) -> Corpus:
     """Read every supported file below `folder` (or the one file `folder` names).
 
     A file, folder or JSONL line that cannot be read, or says nothing (see `skip_reason`), is
-    reported in `Corpus.skipped` with its reason, and the rest still loads. Raises
-    `CorpusError` when the folder is missing or nothing in it can be read.
+    reported in `Corpus.skipped` with its reason, and the rest still loads. `index`, a local
+    index folder or Milvus Lite file, is skipped too where a symlink in the folder reaches it:
+    its `articles.jsonl` holds every article it was built from. Raises `CorpusError` when the
+    folder is missing or nothing in it can be read.
     """
     root = Path(folder)
     skipped: list[Skipped] = []
@@ -81,7 +83,7 @@ def read_corpus(folder: str | Path) -> Corpus:
             shown = str(root).encode("utf-8", "backslashreplace").decode("utf-8")
             raise CorpusError(f"the name of corpus file '{shown}' is not UTF-8; rename it")
     elif root.is_dir():
-        files = _walk(root, skipped)
+        files = _walk(root, skipped, _identity(index) if index is not None else None)
     else:
         raise CorpusError(
             f"corpus {str(root)!r} does not exist; pass --corpus with a folder of .txt, .md, .jsonl or .html "
@@ -110,13 +112,23 @@ def read_corpus(folder: str | Path) -> Corpus:
     return Corpus(tuple(articles), tuple(skipped), tuple(ignored))
 
 
-def _walk(root: Path, skipped: list[Skipped]) -> list[tuple[Path, str]]:
+def _identity(path: str | Path) -> tuple[int, int] | None:
+    """(device, inode) of `path`, following symlinks; None if it cannot be reached."""
+    try:
+        info = Path(path).stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _walk(root: Path, skipped: list[Skipped], index: tuple[int, int] | None = None) -> list[tuple[Path, str]]:
     """(path, path relative to root) of every file below `root`, in sorted order.
 
     Symlinks are followed, to files and folders alike. A broken symlink, a symlink loop, a
-    folder that cannot be listed and anything that is not a regular file (a FIFO would block
-    the build) is added to `skipped` by name instead of being dropped silently. Dotfiles and
-    dot folders (.gitkeep, .git) are not articles and are passed over.
+    folder that cannot be listed, the index (`index`: its device and inode) and anything that
+    is not a regular file (a FIFO would block the build) is added to `skipped` by name instead
+    of being dropped silently. Dotfiles and dot folders (.gitkeep, .git) are not articles and
+    are passed over.
     """
     files: list[tuple[Path, str]] = []
 
@@ -147,7 +159,9 @@ def _walk(root: Path, skipped: list[Skipped]) -> list[tuple[Path, str]]:
             except OSError as exc:
                 skipped.append(Skipped(where, _unreachable(path, exc)))
                 continue
-            if stat.S_ISDIR(info.st_mode):
+            if (info.st_dev, info.st_ino) == index:
+                skipped.append(Skipped(f"{where}/", "the index this build writes, not articles; remove the link to it"))
+            elif stat.S_ISDIR(info.st_mode):
                 if (info.st_dev, info.st_ino) in ancestors:
                     skipped.append(
                         Skipped(f"{where}/", "symlink loop: links back to a folder that holds it; remove the link")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import BuildError, _chunk, build_index
+from qa import BuildError, Skipped, _chunk, build_index
 from qa._build import BuildSettings
 from qa._embed import SpanPass
 from qa._late import dequantize
@@ -208,6 +208,19 @@ def test_an_index_inside_its_own_corpus_is_refused_and_nothing_is_written(tmp_pa
     assert sorted(p.relative_to(corpus) for p in corpus.rglob("*")) == before
     build_index(corpus, tmp_path / "corpus-index", embedder=FakeEmbedder())  # beside it, though its name starts alike
     assert (tmp_path / "corpus-index" / "CURRENT").is_file()
+
+
+@pytest.mark.parametrize("place", ["index", "qa.db"])
+def test_a_symlink_in_the_corpus_to_its_index_is_skipped_not_read_as_articles(tmp_path: Path, place: str) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / place
+    write(corpus, ARTICLES)
+    build_index(corpus, index, embedder=FakeEmbedder())
+    (corpus / "archive").symlink_to(index)  # the folder store's articles.jsonl holds every article
+    report = build_index(corpus, index, embedder=FakeEmbedder())
+    assert report.articles == len(ARTICLES)
+    assert [s for s in report.skipped if s.path.startswith("archive")] == [
+        Skipped("archive/", "the index this build writes, not articles; remove the link to it")
+    ]
 
 
 def test_a_corpus_inside_its_index_is_refused_and_kept(tmp_path: Path) -> None:
