@@ -49,7 +49,7 @@ def build_index(
     index_dir: str | Path | Store,
     model: str | None = None,
     *,
-    backend: str = DEFAULT_BACKEND,
+    backend: str | None = None,
     embedder: Embedder | None = None,
     settings: BuildSettings = BuildSettings(),
     full: bool = False,
@@ -64,25 +64,28 @@ def build_index(
     (`qa._ray`), to the same bits as without it.
 
     The new index is written beside the old one and swapped in atomically, so a build that
-    fails leaves the previous index serving. Unless `full`, articles whose content is unchanged
+    fails leaves the previous index serving. `model` and `backend` left None are the current
+    index's (the bundled model and onnx for a new index). Unless `full`, articles whose content is unchanged
     since the current index (same model, backend and settings) keep their vectors, and only new
     or changed articles are embedded. Raises `QAError` subclasses with a fix in
     the message.
     """
     _outside(corpus_dir, index_dir)
-    if model is None and embedder is None:
-        model = index_model(index_dir)
+    if embedder is None and (model is None or backend is None):
+        built = index_manifest(index_dir)
+        if built is not None:
+            model, backend = model or built.model, backend or built.backend
     corpus = read_corpus(corpus_dir, index=index_dir.location if isinstance(index_dir, Store) else index_dir)
     with ExitStack() as stack:
         if ray is not None and embedder is None:
             from ._ray import RayEmbedder
 
-            embedder = stack.enter_context(RayEmbedder(ray, model, backend))
+            embedder = stack.enter_context(RayEmbedder(ray, model, backend or DEFAULT_BACKEND))
         return build_corpus(
             corpus,
             index_dir,
             model,
-            backend=backend,
+            backend=backend or DEFAULT_BACKEND,
             embedder=embedder,
             settings=settings,
             full=full,
@@ -113,14 +116,21 @@ def _outside(corpus_dir: str | Path, index_dir: str | Path | Store) -> None:
         )
 
 
-def index_model(index_dir: str | Path | Store) -> str | None:
-    """The model the index at `index_dir` was built with, if one is there: a build not told
-    which model to use keeps it, so adding articles to an all-mpnet-base-v2 index neither
-    re-embeds it with the bundled model nor mixes the two."""
+def index_manifest(index_dir: str | Path | Store) -> Manifest | None:
+    """The manifest of the index at `index_dir`, if one is there: a build not told which model
+    or backend to use keeps the index's, so adding articles to an all-mpnet-base-v2 index (or
+    a torch one) neither re-embeds it all with the defaults nor leaves a build that a server
+    of the index will not load."""
     try:
-        return open_store(index_dir).read_manifest().model
+        return open_store(index_dir).read_manifest()
     except QAError:
-        return None  # none there yet, or unreadable: the default model
+        return None  # none there yet, or unreadable: the defaults
+
+
+def index_model(index_dir: str | Path | Store) -> str | None:
+    """The model the index at `index_dir` was built with, if one is there (`index_manifest`)."""
+    built = index_manifest(index_dir)
+    return built.model if built is not None else None
 
 
 def build_corpus(

@@ -151,10 +151,10 @@ def main() -> None:
 @click.option(
     "--backend",
     envvar="QA_BACKEND",
-    default="onnx",
-    show_default=True,
+    default=None,
     type=click.Choice(["onnx", "torch"]),
-    help="Run the model as int8 ONNX (exported once, cached) or through torch (env QA_BACKEND).",
+    help="Run the model as int8 ONNX (exported once, cached) or through torch (env QA_BACKEND; "
+    "default: the index's backend, onnx for a new index).",
 )
 @click.option("--full", is_flag=True, help="Re-embed every article, not only new and changed ones.")
 @click.option(
@@ -167,7 +167,7 @@ def main() -> None:
     help="Embed on Ray Data, one model actor per core: alone, a one-machine cluster; with ray://HEAD:10001 "
     "or auto, a running cluster (needs the [ray] extra).",
 )
-def build(corpus_dir: str, index_dir: str, model: str | None, backend: str, full: bool, ray: str | None) -> None:
+def build(corpus_dir: str, index_dir: str, model: str | None, backend: str | None, full: bool, ray: str | None) -> None:
     """Build the index from the corpus (the old index serves until the new one is complete).
 
     Only articles that are new or changed since the current index are embedded again; --full
