@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import re
 import sys
 import time
 from contextlib import ExitStack, closing
@@ -23,6 +25,8 @@ from ._segment import iter_split
 from ._store import FORMAT_VERSION, IndexData, Manifest, StoredIndex, vector_index_kind
 from ._stores import Store, is_server, open_store
 from ._types import Article, BuildReport
+
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
 
 CHUNK_TOKENS = 200
 OVERLAP_SENTENCES = 1
@@ -116,6 +120,14 @@ def _outside(corpus_dir: str | Path, index_dir: str | Path | Store) -> None:
         )
 
 
+def _disk_full(exc: BaseException) -> bool:
+    """Whether `exc` is a write the disk had no room for: ENOSPC, or numpy's short write (its
+    `tofile` reports "N requested and M written" without an errno)."""
+    if not isinstance(exc, OSError):
+        return False
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT) or bool(_SHORT_WRITE.search(str(exc)))
+
+
 def index_manifest(index_dir: str | Path | Store) -> Manifest | None:
     """The manifest of the index at `index_dir`, if one is there: a build not told which model
     or backend to use keeps the index's, so adding articles to an all-mpnet-base-v2 index (or
@@ -190,6 +202,11 @@ def build_corpus(
     except QAError:
         raise
     except (OSError, MemoryError, ValueError, RuntimeError) as exc:
+        if _disk_full(exc):
+            raise BuildError(
+                f"build failed: the disk holding {root} is full ({exc}); free space there and build again. "
+                f"The previous index in {root} is unchanged"
+            ) from exc
         raise BuildError(
             f"build failed ({type(exc).__name__}: {exc}); the previous index in {root} is unchanged"
         ) from exc

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -208,6 +210,34 @@ def test_an_index_inside_its_own_corpus_is_refused_and_nothing_is_written(tmp_pa
     assert sorted(p.relative_to(corpus) for p in corpus.rglob("*")) == before
     build_index(corpus, tmp_path / "corpus-index", embedder=FakeEmbedder())  # beside it, though its name starts alike
     assert (tmp_path / "corpus-index" / "CURRENT").is_file()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB file system (tmpfs), where mounting one is allowed."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here ({mounted.stderr.decode().strip()})")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)  # open files of a failed test let go later
+
+
+def test_a_build_that_fills_the_disk_says_so_and_the_previous_index_serves(tmp_path: Path, small_disk: Path) -> None:
+    corpus, index = tmp_path / "corpus", small_disk / "index"
+    write(corpus, ARTICLES)
+    build_index(corpus, index, embedder=FakeEmbedder())
+    first = (index / "CURRENT").read_text()
+    story = " ".join(f"Report {n} says the council met on day {n} to discuss the harbour works." for n in range(40))
+    write(corpus, {f"more-{n}.txt": f"{story} Story {n} ends." for n in range(200)})
+    with pytest.raises(BuildError, match=r"the disk holding .* is full .* free space there and build again"):
+        build_index(corpus, index, embedder=FakeEmbedder())
+    assert (index / "CURRENT").read_text() == first
+    assert os.listdir(index / "builds") == [first.strip()]  # the failed build's files are gone
+    assert len(load_index(index).articles) == len(ARTICLES)
 
 
 @pytest.mark.parametrize("place", ["index", "qa.db"])
