@@ -268,14 +268,24 @@ class MilvusStore:
         try:
             self.client.load_collection(collection)
         except MilvusException:
-            if self._file is None:
+            if not self._lite():
                 raise
             # Milvus Lite writes each segment's vector index file in place, when a collection is
-            # loaded or a loaded one flushed: a process killed meanwhile leaves it cut short, and
-            # the collection never loads again. The files are made from the rows, so make them anew.
+            # loaded or a loaded one flushed: a process killed meanwhile (a build, a node, a Lite
+            # server) leaves it cut short, and the collection never loads again. The files are
+            # made from the rows, so make them anew.
             self._reindex(collection)
             self.client.load_collection(collection)
         self._loaded.add(collection)
+
+    def _lite(self) -> bool:
+        """Whether this is Milvus Lite: a file, or a `milvus-lite server` (a cluster keeps its
+        index files itself, and rebuilding an index there is the operator's call)."""
+        if self._file is not None:
+            return True
+        with contextlib.suppress(MilvusException):
+            return str(self.client.get_server_version()).startswith("milvus_lite")
+        return False
 
     def _reindex(self, collection: str) -> None:
         """Drop the collection's vector indexes (Milvus Lite deletes their files) and create them

@@ -547,6 +547,30 @@ def test_a_build_killed_while_milvus_lite_writes_an_index_file_leaves_the_previo
     assert _answers(engine) == _answers(Engine(folder, embedder=FakeEmbedder(), reload_every=None))
 
 
+def test_a_milvus_lite_server_killed_writing_index_files_serves_again_once_restarted(tmp_path: Path) -> None:
+    corpus, folder, data = write_dated_corpus(tmp_path / "corpus"), str(tmp_path / "index"), tmp_path / "server"
+    build_index(corpus, folder, embedder=FakeEmbedder())
+    process, uri = _server(data)
+    try:
+        build_index(corpus, uri, embedder=FakeEmbedder())
+        Engine(store=uri, embedder=FakeEmbedder(), reload_every=None).close()  # loading writes the index files
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    files = sorted(data.rglob("*.idx"))
+    assert files, "the server was to have written index files"
+    for path in files:  # as a kill half way through writing them leaves them: the header alone
+        os.truncate(path, 128)
+    process, uri = _server(data)
+    try:
+        engine = Engine(store=uri, embedder=FakeEmbedder(), reload_every=None)
+        assert _answers(engine) == _answers(Engine(folder, embedder=FakeEmbedder(), reload_every=None))
+        engine.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_qa_eval_indexes_into_any_store_and_keeps_another_corpus_there(
     kind: str, places: Callable[[str], str], tmp_path: Path
