@@ -98,30 +98,26 @@ def test_an_index_built_with_mpnet_answers_with_its_own_ranker(tmp_path: Path, w
         assert info.returncode == 0 and MPNET in info.stdout
 
 
-def test_a_build_not_told_the_backend_keeps_the_index_s_own(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("option", "chosen", "kept", "other", "why"),
+    [
+        # Adding an article embeds only it, with the model the index was built with.
+        ("--model", "mpnet", f"({MPNET}, onnx)", "all-MiniLM-L6-v2", f"model '{MPNET}'"),
+        # ... and through its backend, so a server of the index loads the build.
+        ("--backend", "torch", "(sentence-transformers/all-MiniLM-L6-v2, torch)", "onnx", "backend 'torch'"),
+    ],
+)
+def test_a_build_not_told_the_model_or_backend_keeps_the_index_s_own(
+    tmp_path: Path, option: str, chosen: str, kept: str, other: str, why: str
+) -> None:
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     corpus.mkdir()
     (corpus / SEED.name).write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
-    assert qa("build", "--corpus", str(corpus), "--index", str(index), "--backend", "torch").returncode == 0
+    assert qa("build", "--corpus", str(corpus), "--index", str(index), option, chosen).returncode == 0
     (corpus / "extra.txt").write_text("Kyiv hosts a summit. Leaders met on Friday.", encoding="utf-8")
     added = qa("build", "--corpus", str(corpus), "--index", str(index))
-    # Only the new article is embedded, through torch, so a server of the index loads the build.
-    assert added.returncode == 0 and "(sentence-transformers/all-MiniLM-L6-v2, torch)" in added.stdout, added.stdout
+    assert added.returncode == 0 and kept in added.stdout, added.stdout
     assert "embedded 1 new or changed article, reused 1" in added.stdout and "Embedded every" not in added.stdout
-    back = qa("build", "--corpus", str(corpus), "--index", str(index), "--backend", "onnx")
-    assert back.returncode == 0 and "the index there was built with backend 'torch'" in back.stdout, back.stdout
-
-
-def test_a_build_not_told_the_model_keeps_the_index_s_own(tmp_path: Path) -> None:
-    corpus, index = tmp_path / "corpus", tmp_path / "index"
-    corpus.mkdir()
-    (corpus / SEED.name).write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
-    assert qa("build", "--corpus", str(corpus), "--index", str(index), "--model", "mpnet").returncode == 0
-    (corpus / "extra.txt").write_text("Kyiv hosts a summit. Leaders met on Friday.", encoding="utf-8")
-    added = qa("build", "--corpus", str(corpus), "--index", str(index))
-    # Adding an article embeds only it, with the model the index was built with.
-    assert added.returncode == 0 and f"({MPNET}, onnx)" in added.stdout, added.stdout
-    assert "embedded 1 new or changed article, reused 1" in added.stdout and "Embedded every" not in added.stdout
-    # Switching back is asked for by name, and says why everything is embedded again.
-    back = qa("build", "--corpus", str(corpus), "--index", str(index), "--model", "all-MiniLM-L6-v2")
-    assert back.returncode == 0 and f"the index there was built with model '{MPNET}'" in back.stdout
+    # Switching is asked for by name, and says why everything is embedded again.
+    back = qa("build", "--corpus", str(corpus), "--index", str(index), option, other)
+    assert back.returncode == 0 and f"the index there was built with {why}" in back.stdout, back.stdout
