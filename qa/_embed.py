@@ -60,9 +60,8 @@ _BUNDLED_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2", "defa
 
 BACKENDS = ("onnx", "torch")
 DEFAULT_BACKEND = "onnx"
-ONNX_FORMAT = (
-    3  # bump when the export changes, so caches are remade (2: input ids only, static reshapes; 3: int8 checked)
-)
+# Bump when the export changes, so caches are remade (2: input ids only, static reshapes; 3: int8 checked).
+ONNX_FORMAT = 3
 
 
 class Embedder(Protocol):
