@@ -24,9 +24,13 @@ SQUAD_V1 = SHARED / "data" / "squad" / "dev-v1.1.json"
 
 # Exported ONNX models go to a fresh folder per test session (subprocesses inherit it), so the
 # suite exercises the export and never depends on a developer's ~/.cache. It holds all-mpnet-base-v2
-# once put together (0.5 GB), so it goes when the session ends.
-os.environ["QA_CACHE"] = tempfile.mkdtemp(prefix="qa-test-cache-")
-atexit.register(shutil.rmtree, os.environ["QA_CACHE"], True)
+# once put together (0.5 GB), so it goes when the session ends. A subprocess that imports this
+# module keeps the folder it inherits: the tests that SIGKILL their children would otherwise leave
+# one empty folder in /tmp for each child, and a child must not delete its parent's on exit.
+_TEST_CACHE = "qa-test-cache-"
+if not Path(os.environ.get("QA_CACHE", "")).name.startswith(_TEST_CACHE):
+    os.environ["QA_CACHE"] = tempfile.mkdtemp(prefix=_TEST_CACHE)
+    atexit.register(shutil.rmtree, os.environ["QA_CACHE"], True)
 
 
 def shared_file(path: Path) -> Path:
