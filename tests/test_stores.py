@@ -507,8 +507,14 @@ import io, os, signal, sys
 sys.path.insert(0, {root!r})
 from tests.conftest import FakeEmbedder
 import numpy as np
+from milvus_lite.engine.collection import Collection
 from milvus_lite.index.brute_force import BruteForceIndex
 from qa import build_index
+
+# Lite builds a flushed segment's index on a background thread, which could reach the write
+# only after the build had moved the alias (seen once on a busy machine). Run it on the flushing
+# thread, so the kill lands in the build, before it publishes.
+Collection._schedule_bg_maintenance = Collection._bg_compact_and_index
 
 def save(self, path):
     if self._vectors.shape[1] != {dimensions}:
