@@ -88,9 +88,12 @@ def rewrite(question: str, history: Sequence[str]) -> str:
     content words of its own ("Which outlet did he tell that to?") takes only the previous
     names, since the previous predicate would pull the search back to the previous answer.
     """
-    if not history or not is_follow_up(question):
+    if not history:
         return question
     previous = rewrite(history[-1], history[:-1])
+    # "What came next?" names two words and no pronoun, yet only reads on (`asks_what_follows`).
+    if not is_follow_up(question) and not asks_what_follows(question, previous):
+        return question
     terms = key_terms(previous)
     if key_terms(question) and not question.lower().strip().startswith(_CONTINUATIONS):
         terms = [t for t in terms if t[0].isupper()] or terms

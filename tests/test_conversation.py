@@ -88,21 +88,22 @@ def test_answer_names_are_the_previous_answers_names_the_query_lacks() -> None:
     assert answer_names("The firm agreed to invest 242m pesos.", query) == []
 
 
-@pytest.mark.parametrize(
-    "question",
-    [
-        "What did he say next?",
-        "And then?",
-        "What happened after that?",
-        "Tell me more.",
-        "What else did she say?",
-        "What did Grushko say next?",
-        "Go on",
-        "What came next?",
-        "Then what?",
-        "Then?",
-    ],
+# Ways of asking what came after the previous answer, after FIRST (tests/test_engine.py asks them too).
+READS_ON = (
+    "What did he say next?",
+    "And then?",
+    "What happened after that?",
+    "Tell me more.",
+    "What else did she say?",
+    "What did Grushko say next?",
+    "Go on",
+    "What came next?",
+    "Then what?",
+    "Then?",
 )
+
+
+@pytest.mark.parametrize("question", READS_ON)
 def test_a_follow_up_asking_what_came_next_reads_on(question: str) -> None:
     assert asks_what_follows(question, FIRST)
 

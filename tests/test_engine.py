@@ -9,6 +9,7 @@ import pytest
 from qa import Answer, Engine, InvalidQuestionError
 from qa._engine import STORY_ENDS
 from tests.conftest import SEED
+from tests.test_conversation import FIRST, READS_ON
 
 GRUSHKO = (
     "Russia’s deputy foreign minister, Alexander Grushko, said on March 17 that Moscow will seek guarantees",
@@ -122,3 +123,12 @@ def test_a_follow_up_asking_what_came_next_reads_on_in_the_story(engine: Engine)
     while (end := engine.ask("And then?", history=turns)).citations and len(turns) < 12:
         turns.append("And then?")
     assert end.abstained and end.answer == STORY_ENDS and end.citations == ()
+
+
+@pytest.mark.parametrize("question", READS_ON)
+def test_every_way_of_asking_what_came_next_reads_on_in_the_story(engine: Engine, question: str) -> None:
+    # "What came next?" has no pronoun and two words of its own: it must still read on, not be
+    # searched alone (it was, and the corpus "did not answer" it).
+    history = [FIRST, "Which outlet did he tell that to?"]
+    answer = engine.ask(question, history=history)
+    assert not answer.abstained and answer.citations[0].sentence.startswith(GRUSHKO[2])
