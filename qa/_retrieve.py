@@ -22,6 +22,11 @@ CANDIDATE_CHUNKS = 100  # per retriever (dense and BM25) before fusion
 # chunks: on the news dev set the answering sentence is in the best 3 articles for 97% of BBC
 # questions and the best 5 for 99%, but a reader's paraphrase often misses the chunk that holds it.
 ARTICLES = 5
+# An article longer than this many sentences (a book, a transcript, many stories saved as one
+# file) offers its lead and the sentences of its best-scoring chunks, about this many, rather
+# than all of them: ranking every sentence of a 20,000-sentence file took 270 ms a question. No
+# news article comes near it (BBC's longest has 248 sentences, Reuters' 162).
+ARTICLE_SENTENCES = 300
 # The types that answer only when the question does not give them already (names and figures
 # are counted apart, below).
 NOVEL_TYPES = ("place", "date", "money", "percent")
@@ -348,7 +353,9 @@ class Retriever:
         if focus is not None:
             inside = [any(lo <= a and b <= hi for lo, hi in focus) for a, b in token_spans]
             query_tokens = all_tokens[np.array(inside, dtype=bool)] if any(inside) else all_tokens
-        c = self.candidates(query, tokens, vector, query_tokens, boost, select)
+        # What follows `after` stays a candidate however long its article is.
+        keep = None if after is None else np.arange(after + 1, after + 1 + limit, dtype=np.int64)
+        c = self.candidates(query, tokens, vector, query_tokens, boost, select, keep)
         passages = tuple(self.index.articles[a].id for a in c.passages)
         if c.sentences.size == 0:
             return Retrieval(query, (), passages)
@@ -421,10 +428,14 @@ class Retriever:
         vector, question_tokens, _ = self.embedder.embed_query(question)
         return self.candidates(question, _lexical.tokenize([question])[0], vector, question_tokens)
 
-    def late_features(self, query_tokens: np.ndarray, sentences: np.ndarray) -> np.ndarray:
+    def late_features(
+        self, query_tokens: np.ndarray, sentences: np.ndarray, context: np.ndarray | None = None
+    ) -> np.ndarray:
         """For each sentence row, its MaxSim with the question's tokens: alone, with the previous
         sentence of its article, with the next one, with its article's first, and weighted
         towards what its article's first sentence does not match (columns in that order).
+        `context` is what is read of their articles for that weight (rows holding each one's
+        first sentence; all their sentences if None).
 
         The last two are for news: the lead names the story, so a later sentence that answers
         need not repeat it. "late_focus" weighs each question token by how much better the
@@ -437,16 +448,17 @@ class Retriever:
         rows = sentences.astype(np.int64)
         article_of = self.index.sentences[:, 0]
         bounds = self._article_sentences
-        articles = np.unique(article_of[rows])
-        whole = np.concatenate([np.arange(bounds[a], bounds[a + 1]) for a in articles])
-        best, needed, column, before, after = self._window_best(query_tokens, rows, whole)
+        if context is None:
+            articles = np.unique(article_of[rows])
+            context = np.concatenate([np.arange(bounds[a], bounds[a + 1]) for a in articles])
+        best, needed, column, before, after = self._window_best(query_tokens, rows, context)
         own = best[:, column(rows)]
         previous = np.where(before >= 0, np.maximum(own, best[:, column(before)]), own)
         following = np.where(after >= 0, np.maximum(own, best[:, column(after)]), own)
         out[:, 0], out[:, 1], out[:, 2] = own.mean(axis=0), previous.mean(axis=0), following.mean(axis=0)
         lead = best[:, column(bounds[article_of[rows]])]
         out[:, 3] = np.maximum(own, lead).mean(axis=0)
-        # `needed` holds whole articles, in row order: one run of columns an article.
+        # `needed` holds each article's context, in row order: one run of columns an article.
         needed_article = article_of[needed]
         run_starts = np.flatnonzero(np.concatenate([[True], needed_article[1:] != needed_article[:-1]]))
         article_best = np.maximum.reduceat(best, run_starts, axis=1)
@@ -508,9 +520,11 @@ class Retriever:
         question_tokens: np.ndarray,
         boost: Mapping[str, float] | None = None,
         select: Selection = EVERYTHING,
+        keep: np.ndarray | None = None,
     ) -> Candidates:
         """Hybrid chunk retrieval ranks the articles; every sentence of the best ARTICLES of them
-        is a candidate, with the features that rank it (RANK_FEATURES).
+        is a candidate (`_offered`), with the features that rank it (RANK_FEATURES). The
+        sentence rows `keep` are candidates too if their article is.
 
         Filters act here, before the best articles are picked: FAISS and BM25 search only the
         chunks of articles `select` allows, so a filtered-out story never crowds out a match.
@@ -549,11 +563,11 @@ class Retriever:
             none = np.zeros(0, np.int64)
             return Candidates(none, np.zeros((0, len(RANK_FEATURES))), (), none, ())
 
-        # Every chunk and sentence of the top articles, in article order.
+        # Every chunk of the top articles and the sentences they offer, in article order.
         bounds = self._article_sentences
-        sentences = np.concatenate([np.arange(bounds[a], bounds[a + 1]) for a in top]).astype(np.int64)
         chunks = np.concatenate([np.arange(self._article_chunks[a], self._article_chunks[a + 1]) for a in top])
         chunk_score = fused(chunks)
+        sentences = self._offered(top, chunks, chunk_score, np.zeros(0, np.int64) if keep is None else keep)
         best_chunk = np.full(len(index.sentences), -np.inf)
         _, first, last = index.chunks[chunks].T
         lengths = last - first
@@ -567,14 +581,15 @@ class Retriever:
         own_article = index.sentences[sentences, 0]
         rank = rank_of[own_article]
         position = sentences - bounds[own_article]
-        late = self.late_features(question_tokens, sentences)
+        late = self.late_features(question_tokens, sentences, sentences)
         terms, idf = self._weights(tokens)
         weights, held = self._presence(terms, idf, sentences)
         coverage = weights @ held
         names = {stem for stems in _lexical.tokenize(_names(question)) for stem in stems}
         is_name = np.array([term in names for term in terms], dtype=bool)
-        # An article holds a term if one of its sentences does; the candidates are whole articles.
-        runs = np.concatenate([[0], np.cumsum(bounds[top + 1] - bounds[top])[:-1]])
+        # An article holds a term if one of its candidate sentences does (for all but the longest
+        # articles, one of its sentences).
+        runs = np.flatnonzero(np.concatenate([[True], own_article[1:] != own_article[:-1]]))
         article_coverage = (
             weights @ np.logical_or.reduceat(held, runs, axis=1) if len(weights) else np.zeros(len(top))
         )[rank]
@@ -596,7 +611,11 @@ class Retriever:
             "lead": (position == 0).astype(np.float64),
             "log_position": np.log1p(position),
             "coverage": coverage,
-            "coverage_previous": np.where(position > 0, np.concatenate([[0.0], coverage[:-1]]), 0.0),
+            "coverage_previous": np.where(
+                (position > 0) & np.concatenate([[False], sentences[1:] == sentences[:-1] + 1]),
+                np.concatenate([[0.0], coverage[:-1]]),
+                0.0,
+            ),
             "names_repeated": held[is_name].mean(axis=0) if is_name.any() else np.zeros(len(sentences)),
             "coverage_lexical": coverage * coverage.max(),
             "bm25_lexical": bm25 * coverage.max(),
@@ -640,6 +659,29 @@ class Retriever:
             unknown=float(sum(w for t, w in zip(terms, weights, strict=True) if t not in self._vocab)),
             unknown_name=self._unknown_name(question),
         )
+
+    def _offered(self, top: np.ndarray, chunks: np.ndarray, chunk_score: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """The candidate sentence rows of the `top` articles, article by article in row order:
+        all of an article's, or of one longer than ARTICLE_SENTENCES its first, those of its
+        best-scoring `chunks` (`chunk_score`) until they number that many, and those of `keep`."""
+        bounds = self._article_sentences
+        chunk_article, first, last = self.index.chunks[chunks].T
+        parts = []
+        for a in top.tolist():
+            lo, hi = int(bounds[a]), int(bounds[a + 1])
+            if hi - lo <= ARTICLE_SENTENCES:
+                parts.append(np.arange(lo, hi, dtype=np.int64))
+                continue
+            own = np.flatnonzero(chunk_article == a)
+            taken = np.zeros(hi - lo, dtype=bool)
+            for i in own[np.lexsort((own, -chunk_score[own]))].tolist():
+                taken[first[i] - lo : last[i] - lo] = True  # chunks overlap: count each sentence once
+                if taken.sum() >= ARTICLE_SENTENCES:
+                    break
+            taken[0] = True
+            taken[keep[(keep >= lo) & (keep < hi)] - lo] = True
+            parts.append(lo + np.flatnonzero(taken))
+        return np.concatenate(parts)
 
     def _unknown_name(self, question: str) -> float:
         """1.0 if a name of `question` (`_names`) is written in no sentence of the corpus, as it

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-import numpy as np
+import itertools
 
-from qa import Engine, _lexical
+import numpy as np
+import pytest
+
+from qa import Engine, _lexical, build_index
 from qa._late import dequantize
-from qa._retrieve import ARTICLES, RANK_FEATURES, SUPPORT_FEATURES, _top, margins, offered
+from qa._retrieve import ARTICLE_SENTENCES, ARTICLES, RANK_FEATURES, SUPPORT_FEATURES, _top, margins, offered
 
 QUESTION = "What security guarantees will Moscow demand?"
 
@@ -123,3 +126,56 @@ def test_coverage_is_the_idf_share_of_question_terms_in_the_sentence(engine: Eng
         expected = sum(w for t, w in idf.items() if t in words) / sum(idf.values())
         assert abs(value - expected) < 1e-9
     assert max(found) > 0.5 and min(found) == 0.0
+
+
+# A file far longer than any news article (many stories saved as one), its answer deep inside.
+LIGHTHOUSE = "The harbour master, Ingrid Solberg, said the new lighthouse would cost 4.2 million crowns."
+AFTER_IT = "Work on its foundations is due to begin in April, once the winter storms have passed."
+
+
+@pytest.fixture(scope="module")
+def long_article(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    towns = ["Bergen", "Tromso", "Alesund", "Bodo", "Molde", "Narvik", "Hamar", "Skien", "Gjovik", "Harstad"]
+    topics = ["school budget", "bus timetable", "library hours", "road repairs", "park benches", "recycling rules"]
+    weekdays = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+    filler = [
+        f"Councillors in {town} met on {day} to argue about the {topic} for the {n}th time."
+        for n, (town, topic, day) in enumerate(itertools.product(towns, topics, weekdays), 1)
+    ]
+    sentences = [*filler[:380], LIGHTHOUSE, AFTER_IT, *filler[380:]]
+    folder = tmp_path_factory.mktemp("long")
+    (folder / "corpus").mkdir()
+    (folder / "corpus" / "council.txt").write_text(" ".join(sentences) + "\n", encoding="utf-8")
+    build_index(folder / "corpus", folder / "index")
+    return Engine(folder / "index", reload_every=None)
+
+
+def test_an_article_longer_than_any_news_story_offers_its_best_chunks_and_still_answers(long_article: Engine) -> None:
+    index = long_article.index
+    assert len(index.sentences) == 420 + 2 > ARTICLE_SENTENCES
+    question = "How much will the new lighthouse cost?"
+    c = candidates(long_article, question)
+    rows = c.sentences.tolist()
+    # Its lead and the sentences of its best chunks, not all 422: the ranking reads about
+    # ARTICLE_SENTENCES of them, however long the file.
+    assert rows[0] == 0 and rows == sorted(set(rows))
+    longest_chunk = int((index.chunks[:, 2] - index.chunks[:, 1]).max())
+    assert ARTICLE_SENTENCES <= len(rows) <= ARTICLE_SENTENCES + longest_chunk + 1 < len(index.sentences)
+    assert 380 in rows
+    # A sentence whose predecessor is not a candidate is given none of its words.
+    gaps = [i for i in range(1, len(rows)) if rows[i] != rows[i - 1] + 1]
+    assert gaps and all(c.column("coverage_previous")[i] == 0.0 for i in gaps)
+    # Rows a search must keep (what follows the sentence a follow-up reads on from) are kept,
+    # wherever they are.
+    far = len(index.sentences) - 1
+    assert far not in rows
+    retriever = long_article.retriever
+    vector, tokens, _ = retriever.embedder.embed_query(question)
+    kept = retriever.candidates(question, _lexical.tokenize([question])[0], vector, tokens, keep=np.array([far]))
+    assert kept.sentences.tolist() == sorted({*rows, far})
+    answer = long_article.ask(question, top=1)
+    assert answer.citations[0].sentence == LIGHTHOUSE
+    follow = long_article.ask("What came next?", history=[question], top=1)
+    assert follow.citations[0].sentence == AFTER_IT
+    article = index.articles[0].text
+    assert all(article[x.start : x.end] == x.sentence for x in (*answer.citations, *follow.citations))
