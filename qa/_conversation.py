@@ -30,7 +30,8 @@ _SEQUENCE = re.compile(r"\b(?:next|later|again|else|afterwards|meanwhile)\b(?=\s
 # only where it stands for "after that" (opening the question, or "then what"): "Why then?" and
 # "When did he say that, then?" ask something else.
 _GOES_ON = re.compile(
-    r"\b(?:next|afterwards|after (?:that|this)|later|else|go on|went on|continued?|followed|more|then what)\b"
+    r"\b(?:next|afterwards|after (?:that|this)|later|else|go(?:es)? on|went on|carry on|keep going|continued?|followed|"
+    r"more|then what)\b"
     r"|^\s*(?:and\s+)?then\b",
     re.IGNORECASE,
 )
@@ -41,6 +42,7 @@ _TELLING = frozenset(
     {"say", "says", "said", "tell", "tells", "told", "add", "adds", "added", "happen", "happens", "happened"}
     | {"come", "comes", "came", "follow", "follows", "followed", "go", "goes", "went", "continue", "continued"}
     | {"next", "later", "else", "afterwards", "anything", "something", "what", "and"}
+    | {"keep", "going", "carry", "please"}  # "Keep going", "Go on, please"
 )
 _CONTINUATIONS = ("and ", "but ", "also ", "what about", "how about", "why", "what else", "anything else")
 _QUESTION_WORDS = frozenset(

@@ -100,6 +100,9 @@ READS_ON = (
     "What came next?",
     "Then what?",
     "Then?",
+    "Keep going",
+    "Go on, please",
+    "Carry on",
 )
 
 
@@ -122,6 +125,7 @@ def test_a_follow_up_asking_what_came_next_reads_on(question: str) -> None:
         "Why then?",
         "Who else?",
         "What did he say about it then?",
+        "Why did prices keep going up?",
     ],
 )
 def test_a_follow_up_with_a_subject_of_its_own_does_not_read_on(question: str) -> None:
