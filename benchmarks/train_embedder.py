@@ -19,8 +19,8 @@ figures judge a model that never saw them.
 
 - News: the answering sentence is the candidate holding an expected substring that ranks best;
   the hard negatives, the 3 best-ranked other sentences (one per sentence group), as the bundled
-  model's index of BBC News and the ranker fitted for it (`qa/ranker.json` at `--mine-commit`)
-  rank them, so the model learns from the mistakes that were being made.
+  model's index of BBC News and the ranker fitted for it (the shipped `qa/ranker.json`, or the
+  one at `--mine-commit`) rank them, so the model learns from the mistakes that were being made.
 - SQuAD: the sentence holding the answer's start; 3 other sentences of its paragraph at random.
 
 The model is saved as a sentence-transformers folder at `--out`, with `about.json` saying what
@@ -52,13 +52,17 @@ from qa._embed import DEFAULT_MODEL, bundled_model_path
 from qa._eval import CACHE, corpus_engine, load_squad
 from qa._eval_news import default_index, holds, load_news
 from qa._ranker import Ranker, load_ranker
+from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES
 from qa._segment import split_sentences
 
 Triple = dict[str, Any]  # question, answering sentence, hard negatives
 
 
-def mining_ranker(commit: str) -> Ranker:
-    """`qa/ranker.json` as it was at `commit` (fitted for the bundled model)."""
+def mining_ranker(commit: str | None) -> Ranker:
+    """The shipped `qa/ranker.json` (fitted for the bundled model), or the one at `commit`, which
+    must score the features this qa computes."""
+    if commit is None:
+        return load_ranker()
     shown = subprocess.run(
         ["git", "show", f"{commit}:qa/ranker.json"], capture_output=True, text=True, cwd=ROOT, check=False
     )
@@ -67,10 +71,16 @@ def mining_ranker(commit: str) -> Ranker:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "ranker.json"
         path.write_text(shown.stdout)
-        return load_ranker(path)
+        ranker = load_ranker(path)
+    if ranker.rank.features != RANK_FEATURES or ranker.support.features != SUPPORT_FEATURES:
+        raise QAError(
+            f"qa/ranker.json at {commit} scores other features than this qa computes; leave out --mine-commit "
+            f"to mine with the shipped ranker, or run this script as it was at {commit}"
+        )
+    return ranker
 
 
-def news_triples(commit: str, negatives: int = 3) -> list[Triple]:
+def news_triples(commit: str | None, negatives: int = 3) -> list[Triple]:
     ranker = mining_ranker(commit)
     news = load_news(SHARED / "news_qa" / "news_dev.json")
     file = news.corpora["bbc"]
@@ -233,8 +243,9 @@ def main() -> None:
     parser.add_argument("--news-repeat", type=int, default=4, help="times each news question is seen an epoch")
     parser.add_argument(
         "--mine-commit",
-        default="6e21739",
-        help="the commit whose qa/ranker.json (for the bundled model) mines negatives",
+        default=None,
+        help="the commit whose qa/ranker.json mines negatives (default: the shipped one; the run recorded on "
+        "2026-11-28 used 6e21739, whose features this qa no longer computes all of)",
     )
     parser.add_argument("--out", type=Path, default=CACHE / "news-minilm-l6-tuned", help="the model folder to write")
     args = parser.parse_args()

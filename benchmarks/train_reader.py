@@ -111,7 +111,10 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=96, help="word pieces a pair")
     parser.add_argument("--steps", type=int, default=0, help="stop after this many steps (a smoke run)")
     parser.add_argument(
-        "--mine-commit", default="6e21739", help="the commit whose qa/ranker.json mines the news negatives"
+        "--mine-commit",
+        default=None,
+        help="the commit whose qa/ranker.json mines the news negatives (default: the shipped one; the recorded run "
+        "used 6e21739)",
     )
     parser.add_argument("--out", type=Path, default=CACHE / "news-reader", help="the folder to write")
     args = parser.parse_args()
