@@ -44,16 +44,19 @@ def main() -> None:
         rows = [json.loads(line) for line in f]
     others = random.Random(0).sample([r for r in rows if r["id"] not in asked], args.others)
     stories = random.Random(1).sample([r for r in rows if r["id"] in asked] + others, len(asked) + args.others)
-    layouts = {"one article a story": "articles.jsonl", "one file of every story": "dump.txt"}
-    for folder, name in layouts.items():
+    layouts = {
+        "one article a story": (
+            "articles.jsonl",
+            "".join(json.dumps({"id": r["id"], "title": r["title"], "text": r["text"]}) + "\n" for r in stories),
+        ),
+        "one file of every story": ("dump.txt", "\n\n".join(r["text"] for r in stories) + "\n"),
+    }
+    corpora: dict[str, Path] = {}
+    for layout, (name, text) in layouts.items():
         corpus = args.work / name.split(".")[0] / "corpus"
         corpus.mkdir(parents=True, exist_ok=True)
-        if name.endswith(".jsonl"):
-            text = "".join(json.dumps({"id": r["id"], "title": r["title"], "text": r["text"]}) + "\n" for r in stories)
-        else:
-            text = "\n\n".join(r["text"] for r in stories) + "\n"
         (corpus / name).write_text(text, encoding="utf-8")
-        layouts[folder] = str(corpus)
+        corpora[layout] = corpus
     report.line(
         f"{len(stories)} BBC stories ({len(asked)} answer the dev set's {len(cases)} BBC questions); "
         f"a file longer than {ARTICLE_SENTENCES} sentences offers its lead and its best chunks' sentences"
@@ -61,8 +64,8 @@ def main() -> None:
     report.line()
     report.line("| layout | articles | sentences | answered@1 / @2 | query p50 / p95 ms |")
     report.line("| --- | --- | --- | --- | --- |")
-    for layout, corpus in layouts.items():
-        index = Path(corpus).parent / "index"
+    for layout, corpus in corpora.items():
+        index = corpus.parent / "index"
         build_index(corpus, index, progress=False)
         engine = Engine(index, reload_every=None)
         engine.ask("What happened?")  # the first question loads what the rest reuse

@@ -51,7 +51,7 @@ from qa._corpus import read_articles
 from qa._embed import DEFAULT_MODEL, bundled_model_path
 from qa._eval import CACHE, corpus_engine, load_squad
 from qa._eval_news import default_index, holds, load_news
-from qa._ranker import Ranker, load_ranker
+from qa._ranker import Ranker, check, load_ranker
 from qa._retrieve import RANK_FEATURES, SUPPORT_FEATURES
 from qa._segment import split_sentences
 
@@ -72,11 +72,13 @@ def mining_ranker(commit: str | None) -> Ranker:
         path = Path(tmp) / "ranker.json"
         path.write_text(shown.stdout)
         ranker = load_ranker(path)
-    if ranker.rank.features != RANK_FEATURES or ranker.support.features != SUPPORT_FEATURES:
+    try:
+        check(ranker, RANK_FEATURES, SUPPORT_FEATURES)
+    except QAError as exc:
         raise QAError(
             f"qa/ranker.json at {commit} scores other features than this qa computes; leave out --mine-commit "
             f"to mine with the shipped ranker, or run this script as it was at {commit}"
-        )
+        ) from exc
     return ranker
 
 

@@ -62,10 +62,10 @@ def test_late_features_are_maxsim_of_sentence_and_its_windows(engine: Engine) ->
     assert "guarantees" in index.articles[a].text[start:end]
 
 
-def candidates(engine: Engine, query: str):  # type: ignore[no-untyped-def]
+def candidates(engine: Engine, query: str, keep: np.ndarray | None = None):  # type: ignore[no-untyped-def]
     retriever = engine.retriever
     vector, tokens, _ = retriever.embedder.embed_query(query)
-    return retriever.candidates(query, _lexical.tokenize([query])[0], vector, tokens)
+    return retriever.candidates(query, _lexical.tokenize([query])[0], vector, tokens, keep=keep)
 
 
 def test_every_sentence_of_the_best_articles_is_a_candidate(engine: Engine) -> None:
@@ -169,9 +169,7 @@ def test_an_article_longer_than_any_news_story_offers_its_best_chunks_and_still_
     # wherever they are.
     far = len(index.sentences) - 1
     assert far not in rows
-    retriever = long_article.retriever
-    vector, tokens, _ = retriever.embedder.embed_query(question)
-    kept = retriever.candidates(question, _lexical.tokenize([question])[0], vector, tokens, keep=np.array([far]))
+    kept = candidates(long_article, question, keep=np.array([far]))
     assert kept.sentences.tolist() == sorted({*rows, far})
     answer = long_article.ask(question, top=1)
     assert answer.citations[0].sentence == LIGHTHOUSE
